@@ -1,0 +1,50 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Engine code is always compiled with optimisation: tensor loops in debug Swift are far too slow,
+// even for tests.
+let optimised: [SwiftSetting] = [.unsafeFlags(["-O"])]
+
+let package = Package(
+    name: "svdbatch",
+    products: [
+        .executable(name: "svdbatch", targets: ["svdbatch"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+    ],
+    targets: [
+        // System libraries (Debian packages named in `providers`).
+        .systemLibrary(name: "CFFmpeg", pkgConfig: "libavformat",
+                       providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        // libpng's full API needs setjmp, which Swift cannot call: this shim keeps it in C.
+        .target(name: "CPNGShim", dependencies: ["CPNG"]),
+
+        .target(name: "SVDCore", dependencies: ["COpenBLAS", .product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: optimised),
+        .target(name: "SVDModels", dependencies: ["SVDCore"], swiftSettings: optimised),
+        .target(name: "SVDPipeline", dependencies: ["SVDCore", "SVDModels"], swiftSettings: optimised),
+        .target(name: "SVDMedia", dependencies: ["SVDCore", "CFFmpeg", "CPNGShim"], swiftSettings: optimised),
+        .target(name: "SVDBatch", dependencies: [
+            "SVDCore", "SVDModels", "SVDPipeline", "SVDMedia",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "svdbatch", dependencies: [
+            "SVDBatch", "SVDPipeline", "SVDMedia", "SVDModels", "SVDCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .target(name: "TestSupport", dependencies: ["SVDCore"], path: "Tests/TestSupport", swiftSettings: optimised),
+        .testTarget(name: "SVDCoreTests", dependencies: ["SVDCore", "TestSupport"], swiftSettings: optimised),
+        .testTarget(name: "SVDModelsTests", dependencies: ["SVDModels", "TestSupport"], swiftSettings: optimised),
+        .testTarget(name: "SVDPipelineTests", dependencies: ["SVDPipeline", "SVDModels", "TestSupport"],
+                    swiftSettings: optimised),
+        .testTarget(name: "SVDMediaTests", dependencies: ["SVDMedia", "TestSupport"], swiftSettings: optimised),
+        .testTarget(name: "SVDBatchTests", dependencies: ["SVDBatch", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,210 @@
+import Foundation
+
+public enum SafeTensorsError: Error, CustomStringConvertible, Equatable {
+    case unreadable(file: String, reason: String)
+    case badHeader(file: String, reason: String)
+    case badTensor(file: String, tensor: String, reason: String)
+    case missingTensor(file: String, tensor: String)
+
+    public var description: String {
+        switch self {
+        case let .unreadable(file, reason): return "\(file): cannot read safetensors file: \(reason)"
+        case let .badHeader(file, reason): return "\(file): invalid safetensors header: \(reason)"
+        case let .badTensor(file, tensor, reason): return "\(file): tensor '\(tensor)': \(reason)"
+        case let .missingTensor(file, tensor): return "\(file): no tensor named '\(tensor)'"
+        }
+    }
+}
+
+public enum SafeTensorsDType: String, Sendable {
+    case f64 = "F64", f32 = "F32", f16 = "F16", bf16 = "BF16"
+    case i64 = "I64", i32 = "I32", i16 = "I16", i8 = "I8", u8 = "U8", bool = "BOOL"
+    case f8e4m3 = "F8_E4M3", f8e5m2 = "F8_E5M2"
+
+    public var byteSize: Int {
+        switch self {
+        case .f64, .i64: return 8
+        case .f32, .i32: return 4
+        case .f16, .bf16, .i16: return 2
+        case .i8, .u8, .bool, .f8e4m3, .f8e5m2: return 1
+        }
+    }
+
+    /// Float dtypes the engine converts to float32.
+    public var isEngineFloat: Bool { self == .f32 || self == .f16 || self == .bf16 }
+}
+
+public struct SafeTensorInfo: Sendable {
+    public let name: String
+    public let dtype: SafeTensorsDType
+    public let shape: [Int]
+    /// Byte range within the data section.
+    public let range: Range<Int>
+    public var elementCount: Int { shape.reduce(1, *) }
+}
+
+/// A memory-mapped safetensors file. The whole header is validated when the file is opened, before any
+/// tensor data is touched; tensors are converted to float32 on use.
+public final class SafeTensorsFile: @unchecked Sendable {
+    public let path: String
+    public let tensors: [String: SafeTensorInfo]
+    public let metadata: [String: String]
+    private let mapping: UnsafeMutableRawPointer?
+    private let mappedLength: Int
+    private let dataStart: Int
+
+    /// Largest header accepted (the reference implementation's limit).
+    public static let maxHeaderBytes = 100_000_000
+
+    public init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw SafeTensorsError.unreadable(file: path, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw SafeTensorsError.unreadable(file: path, reason: String(cString: strerror(errno))) }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw SafeTensorsError.unreadable(file: path, reason: "not a regular file") }
+        let size = Int(st.st_size)
+        guard size >= 8 else { throw SafeTensorsError.badHeader(file: path, reason: "file is \(size) bytes, shorter than the 8-byte header length") }
+        guard let map = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), map != MAP_FAILED else {
+            throw SafeTensorsError.unreadable(file: path, reason: "mmap failed: \(String(cString: strerror(errno)))")
+        }
+        var ok = false
+        defer { if !ok { munmap(map, size) } }
+        let headerLength = map.loadUnaligned(as: UInt64.self).littleEndian
+        guard headerLength <= UInt64(size - 8) else {
+            throw SafeTensorsError.badHeader(file: path, reason: "header length \(headerLength) exceeds the file size \(size)")
+        }
+        guard headerLength <= UInt64(Self.maxHeaderBytes) else {
+            throw SafeTensorsError.badHeader(file: path, reason: "header length \(headerLength) is over the 100 MB limit")
+        }
+        let n = Int(headerLength)
+        let headerData = Data(bytes: map + 8, count: n)
+        let parsed = try Self.parseHeader(headerData, file: path, dataLength: size - 8 - n)
+        tensors = parsed.tensors
+        metadata = parsed.metadata
+        mapping = map
+        mappedLength = size
+        dataStart = 8 + n
+        ok = true
+    }
+
+    deinit { if let mapping { munmap(mapping, mappedLength) } }
+
+    public var names: [String] { tensors.keys.sorted() }
+
+    public func info(_ name: String) throws -> SafeTensorInfo {
+        guard let info = tensors[name] else { throw SafeTensorsError.missingTensor(file: path, tensor: name) }
+        return info
+    }
+
+    /// Raw bytes of a tensor (valid while this file object lives).
+    public func rawBytes(_ info: SafeTensorInfo) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: mapping! + dataStart + info.range.lowerBound, count: info.range.count)
+    }
+
+    /// The tensor converted to float32.
+    public func tensor(_ name: String) throws -> Tensor {
+        let info = try info(name)
+        guard info.dtype.isEngineFloat else {
+            throw SafeTensorsError.badTensor(file: path, tensor: name, reason: "dtype \(info.dtype.rawValue) is not a float type (F32, F16, BF16)")
+        }
+        let out = Tensor(uninitialized: info.shape)
+        DTypeConversion.toFloat32(rawBytes(info), dtype: info.dtype, into: out.data, count: info.elementCount)
+        return out
+    }
+
+    /// Integer tensors (e.g. U8 frames) as raw bytes.
+    public func bytes(_ name: String) throws -> [UInt8] {
+        let info = try info(name)
+        return Array(rawBytes(info))
+    }
+
+    static func parseHeader(_ data: Data, file: String, dataLength: Int) throws
+        -> (tensors: [String: SafeTensorInfo], metadata: [String: String]) {
+        guard data.first == UInt8(ascii: "{") else {
+            throw SafeTensorsError.badHeader(file: file, reason: "header does not start with '{'")
+        }
+        let dict: [String: JSONValue]
+        do {
+            guard let object = try JSONValue.parse(data).objectValue else {
+                throw SafeTensorsError.badHeader(file: file, reason: "header is not a JSON object")
+            }
+            dict = object
+        } catch let e as SafeTensorsError { throw e } catch {
+            throw SafeTensorsError.badHeader(file: file, reason: "header is not valid JSON")
+        }
+        var tensors: [String: SafeTensorInfo] = [:]
+        var metadata: [String: String] = [:]
+        for (name, value) in dict {
+            if name == "__metadata__" {
+                guard let m = value.objectValue else {
+                    throw SafeTensorsError.badHeader(file: file, reason: "__metadata__ is not an object")
+                }
+                for (k, v) in m {
+                    guard let s = v.stringValue else {
+                        throw SafeTensorsError.badHeader(file: file, reason: "__metadata__ value for '\(k)' is not a string")
+                    }
+                    metadata[k] = s
+                }
+                continue
+            }
+            func bad(_ reason: String) -> SafeTensorsError { .badTensor(file: file, tensor: name, reason: reason) }
+            guard let entry = value.objectValue else { throw bad("entry is not an object") }
+            guard let dtypeName = entry["dtype"]?.stringValue else { throw bad("missing dtype") }
+            guard let dtype = SafeTensorsDType(rawValue: dtypeName) else { throw bad("unknown dtype '\(dtypeName)'") }
+            guard let shapeValues = entry["shape"]?.arrayValue else { throw bad("missing or invalid shape") }
+            var shape: [Int] = []
+            var elements = 1
+            for s in shapeValues {
+                guard let d = s.intValue, d >= 0 else { throw bad("shape has an invalid dimension") }
+                let (p, overflow) = elements.multipliedReportingOverflow(by: d)
+                guard !overflow, p <= Int(Int32.max) * 64 else { throw bad("shape is too large") }
+                elements = p
+                shape.append(d)
+            }
+            guard let offsets = entry["data_offsets"]?.arrayValue, offsets.count == 2,
+                  let begin = offsets[0].intValue, let end = offsets[1].intValue else {
+                throw bad("data_offsets must be two integers")
+            }
+            guard begin >= 0, end >= begin else { throw bad("data_offsets [\(begin), \(end)] are not an ascending range") }
+            guard end <= dataLength else {
+                throw bad("data_offsets [\(begin), \(end)] run past the data section (\(dataLength) bytes)")
+            }
+            guard end - begin == elements * dtype.byteSize else {
+                throw bad("byte count \(end - begin) does not match shape \(shape) × \(dtype.byteSize) bytes")
+            }
+            tensors[name] = SafeTensorInfo(name: name, dtype: dtype, shape: shape, range: begin..<end)
+        }
+        // The tensors must tile the data section: sorted by offset, no overlaps (holes are tolerated).
+        let sorted = tensors.values.filter { !$0.range.isEmpty }.sorted { $0.range.lowerBound < $1.range.lowerBound }
+        for (a, b) in zip(sorted, sorted.dropFirst()) where b.range.lowerBound < a.range.upperBound {
+            throw SafeTensorsError.badTensor(file: file, tensor: b.name, reason: "data overlaps tensor '\(a.name)'")
+        }
+        return (tensors, metadata)
+    }
+}
+
+/// float16 / bfloat16 / float32 → float32.
+public enum DTypeConversion {
+    /// All 65,536 float16 values as float32 (a table beats a software conversion on CPUs without F16C code).
+    public static let halfTable: [Float] = (0..<65536).map { Float(Float16(bitPattern: UInt16($0))) }
+
+    public static func toFloat32(_ raw: UnsafeRawBufferPointer, dtype: SafeTensorsDType,
+                                 into out: UnsafeMutablePointer<Float>, count: Int) {
+        switch dtype {
+        case .f32:
+            for i in 0..<count { out[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
+        case .f16:
+            halfTable.withUnsafeBufferPointer { table in
+                for i in 0..<count { out[i] = table[Int(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))] }
+            }
+        case .bf16:
+            for i in 0..<count {
+                out[i] = Float(bitPattern: UInt32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16)
+            }
+        default:
+            preconditionFailure("not a float dtype")
+        }
+    }
+}

@@ -1,0 +1,100 @@
+/// Owned, 64-byte-aligned float32 storage. Tensors share a buffer when they are reshaped views.
+public final class TensorBuffer: @unchecked Sendable {
+    public let pointer: UnsafeMutablePointer<Float>
+    public let count: Int
+
+    public init(count: Int, zeroed: Bool = true) {
+        precondition(count >= 0, "negative tensor size")
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
+        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        self.count = count
+        if zeroed { pointer.initialize(repeating: 0, count: count) }
+    }
+
+    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+}
+
+/// A dense, row-major float32 tensor. Storage has reference semantics: operations return new tensors, and
+/// writing through `data` is visible to every view of the same buffer.
+public struct Tensor: @unchecked Sendable {
+    public let shape: [Int]
+    public let buffer: TensorBuffer
+
+    public var data: UnsafeMutablePointer<Float> { buffer.pointer }
+    public var count: Int { buffer.count }
+    public var rank: Int { shape.count }
+
+    /// A zero-filled tensor.
+    public init(zeros shape: [Int]) {
+        self.shape = shape
+        buffer = TensorBuffer(count: Tensor.elementCount(shape))
+    }
+
+    /// A tensor whose contents the caller will overwrite completely.
+    public init(uninitialized shape: [Int]) {
+        self.shape = shape
+        buffer = TensorBuffer(count: Tensor.elementCount(shape), zeroed: false)
+    }
+
+    public init(shape: [Int], values: [Float]) {
+        precondition(Tensor.elementCount(shape) == values.count, "shape \(shape) does not hold \(values.count) values")
+        self.init(uninitialized: shape)
+        values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: values.count) }
+    }
+
+    public init(shape: [Int], buffer: TensorBuffer) {
+        precondition(Tensor.elementCount(shape) == buffer.count, "shape \(shape) does not match buffer of \(buffer.count)")
+        self.shape = shape
+        self.buffer = buffer
+    }
+
+    public static func elementCount(_ shape: [Int]) -> Int { shape.reduce(1, *) }
+
+    /// The same storage seen with another shape of equal size.
+    public func reshaped(_ newShape: [Int]) -> Tensor {
+        var shape = newShape
+        if let i = shape.firstIndex(of: -1) {
+            let known = shape.enumerated().filter { $0.offset != i }.map(\.element).reduce(1, *)
+            shape[i] = count / known
+        }
+        return Tensor(shape: shape, buffer: buffer)
+    }
+
+    public var array: [Float] { Array(UnsafeBufferPointer(start: data, count: count)) }
+
+    public func copy() -> Tensor {
+        let out = Tensor(uninitialized: shape)
+        out.data.update(from: data, count: count)
+        return out
+    }
+
+    public subscript(flat i: Int) -> Float {
+        get { data[i] }
+        nonmutating set { data[i] = newValue }
+    }
+
+    /// Rows [start, start+length) along the first axis, copied.
+    public func slice(first start: Int, _ length: Int) -> Tensor {
+        precondition(start >= 0 && start + length <= shape[0], "slice out of range")
+        let inner = count / max(shape[0], 1)
+        var s = shape
+        s[0] = length
+        let out = Tensor(uninitialized: s)
+        out.data.update(from: data + start * inner, count: length * inner)
+        return out
+    }
+
+    /// Concatenation along the first axis.
+    public static func concat(first parts: [Tensor]) -> Tensor {
+        precondition(!parts.isEmpty)
+        let inner = Array(parts[0].shape.dropFirst())
+        for p in parts { precondition(Array(p.shape.dropFirst()) == inner, "concat shape mismatch") }
+        let out = Tensor(uninitialized: [parts.reduce(0) { $0 + $1.shape[0] }] + inner)
+        var offset = 0
+        for p in parts {
+            (out.data + offset).update(from: p.data, count: p.count)
+            offset += p.count
+        }
+        return out
+    }
+}

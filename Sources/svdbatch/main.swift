@@ -1,0 +1,1 @@
+print("svdbatch: under construction")
