@@ -26,9 +26,12 @@ let package = Package(
 
         .target(name: "SVDCore", dependencies: ["COpenBLAS", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: optimised),
-        .target(name: "SVDModels", dependencies: ["SVDCore"], swiftSettings: optimised),
+        .target(name: "SVDModels", dependencies: ["SVDCore", .product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: optimised),
         .target(name: "SVDPipeline", dependencies: ["SVDCore", "SVDModels"], swiftSettings: optimised),
-        .target(name: "SVDMedia", dependencies: ["SVDCore", "CFFmpeg", "CPNGShim"], swiftSettings: optimised),
+        .target(name: "SVDMedia", dependencies: ["SVDCore", "SVDPipeline", "CFFmpeg", "CPNGShim",
+                                          .product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: optimised),
         .target(name: "SVDBatch", dependencies: [
             "SVDCore", "SVDModels", "SVDPipeline", "SVDMedia",
             .product(name: "Logging", package: "swift-log"),
@@ -43,7 +46,7 @@ let package = Package(
         .testTarget(name: "SVDModelsTests", dependencies: ["SVDModels", "TestSupport"], swiftSettings: optimised),
         .testTarget(name: "SVDPipelineTests", dependencies: ["SVDPipeline", "SVDModels", "TestSupport"],
                     swiftSettings: optimised),
-        .testTarget(name: "SVDMediaTests", dependencies: ["SVDMedia", "TestSupport"], swiftSettings: optimised),
+        .testTarget(name: "SVDMediaTests", dependencies: ["SVDMedia", "SVDPipeline", "TestSupport"], swiftSettings: optimised),
         .testTarget(name: "SVDBatchTests", dependencies: ["SVDBatch", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
