@@ -1,0 +1,46 @@
+import Foundation
+
+/// Multi-head scaled dot-product attention, softmax(q·kᵀ/√d)·v per head, computed in query blocks so the
+/// score buffer is O(block × keys) instead of O(queries × keys) for all heads at once.
+public enum Attention {
+    static let queryBlock = 256
+
+    /// q [n, Lq, heads·d], k and v [n, Lk, heads·d] → [n, Lq, heads·d] (heads concatenated in channel order).
+    public static func scaledDotProduct(q: Tensor, k: Tensor, v: Tensor, heads: Int) -> Tensor {
+        let n = q.shape[0], lq = q.shape[1], width = q.shape[2]
+        let lk = k.shape[1]
+        precondition(k.shape[0] == n && v.shape[0] == n && k.shape[2] == width && v.shape[1] == lk,
+                     "attention: q \(q.shape) k \(k.shape) v \(v.shape)")
+        let d = width / heads
+        let scale = 1 / Float(d).squareRoot()
+        let blocks = (lq + queryBlock - 1) / queryBlock
+        let out = Tensor(uninitialized: q.shape)
+        let qp = q.data, kp = k.data, vp = v.data, op = out.data
+        Parallel.forEach(n * heads * blocks) { task in
+            let b = task / (heads * blocks), h = (task / blocks) % heads
+            let q0 = (task % blocks) * queryBlock
+            let rows = min(queryBlock, lq - q0)
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: rows * lk)
+            defer { scores.deallocate() }
+            let qBase = qp + (b * lq + q0) * width + h * d
+            let kBase = kp + b * lk * width + h * d
+            let vBase = vp + b * lk * width + h * d
+            BLAS.sgemm(transB: true, m: rows, n: lk, k: d, alpha: scale, a: qBase, lda: width,
+                       b: kBase, ldb: width, c: scores, ldc: lk)
+            for r in 0..<rows { softmaxInPlace(scores + r * lk, count: lk) }
+            BLAS.sgemm(m: rows, n: d, k: lk, a: scores, lda: lk, b: vBase, ldb: width,
+                       c: op + (b * lq + q0) * width + h * d, ldc: width)
+        }
+        return out
+    }
+
+    @inline(__always)
+    static func softmaxInPlace(_ p: UnsafeMutablePointer<Float>, count: Int) {
+        var m = -Float.infinity
+        for i in 0..<count { m = max(m, p[i]) }
+        var sum: Float = 0
+        for i in 0..<count { let e = expf(p[i] - m); p[i] = e; sum += e }
+        let inv = 1 / sum
+        for i in 0..<count { p[i] *= inv }
+    }
+}

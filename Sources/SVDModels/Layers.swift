@@ -1,0 +1,160 @@
+import Foundation
+import SVDCore
+
+/// Linear(in → out), weight stored (out, in).
+public struct LinearLayer {
+    public let weight: Tensor
+    public let bias: Tensor?
+    public init(_ w: Weights, bias hasBias: Bool = true) throws {
+        weight = try w.tensor("weight")
+        bias = hasBias ? try w.tensor("bias") : nil
+    }
+    public var outFeatures: Int { weight.shape[0] }
+    public func callAsFunction(_ x: Tensor) -> Tensor { Linear.apply(x, weight: weight, bias: bias) }
+}
+
+public struct Conv2dLayer {
+    public let weight: Tensor
+    public let bias: Tensor?
+    public let stride: Int
+    public let padding: Padding2D
+    public init(_ w: Weights, stride: Int = 1, padding: Padding2D, bias hasBias: Bool = true) throws {
+        weight = try w.tensor("weight")
+        bias = hasBias ? try w.tensor("bias") : nil
+        self.stride = stride
+        self.padding = padding
+    }
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        Convolution.conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding)
+    }
+}
+
+/// Conv3d with kernel (3, 1, 1), padding (1, 0, 0), on the frame-flattened layout.
+public struct TemporalConvLayer {
+    public let weight: Tensor
+    public let bias: Tensor
+    public init(_ w: Weights) throws {
+        weight = try w.tensor("weight")
+        bias = try w.tensor("bias")
+    }
+    public func callAsFunction(_ x: Tensor, frames: Int) -> Tensor {
+        Convolution.temporalConv3(x, weight: weight, bias: bias, frames: frames)
+    }
+}
+
+public struct GroupNormLayer {
+    public let weight: Tensor
+    public let bias: Tensor
+    public let groups: Int
+    public let eps: Float
+    public init(_ w: Weights, groups: Int = 32, eps: Float) throws {
+        weight = try w.tensor("weight")
+        bias = try w.tensor("bias")
+        self.groups = groups
+        self.eps = eps
+    }
+    public func callAsFunction(_ x: Tensor, framesPerSample: Int = 1, silu: Bool = false) -> Tensor {
+        Normalization.groupNorm(x, groups: groups, weight: weight, bias: bias, eps: eps,
+                                framesPerSample: framesPerSample, silu: silu)
+    }
+}
+
+public struct LayerNormLayer {
+    public let weight: Tensor
+    public let bias: Tensor
+    public let eps: Float
+    public init(_ w: Weights, eps: Float = 1e-5) throws {
+        weight = try w.tensor("weight")
+        bias = try w.tensor("bias")
+        self.eps = eps
+    }
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        Normalization.layerNorm(x, weight: weight, bias: bias, eps: eps)
+    }
+}
+
+/// diffusers' `Timesteps(flip_sin_to_cos=True, downscale_freq_shift=0)`: [cos | sin] of fl32(t·freq_j),
+/// all in float32 as torch computes it.
+public enum SinusoidalEmbedding {
+    public static func embed(_ values: [Float], dim: Int) -> Tensor {
+        let half = dim / 2
+        let lnMaxPeriod = Float(-log(10000.0))
+        let freqs = (0..<half).map { j in expf(lnMaxPeriod * Float(j) / Float(half)) }
+        let out = Tensor(uninitialized: [values.count, dim])
+        for (r, t) in values.enumerated() {
+            for j in 0..<half {
+                let arg = t * freqs[j]
+                out.data[r * dim + j] = cosf(arg)
+                out.data[r * dim + half + j] = sinf(arg)
+            }
+        }
+        return out
+    }
+}
+
+/// Linear → SiLU → Linear (diffusers' `TimestepEmbedding`).
+public struct TimestepEmbedding {
+    public let linear1: LinearLayer
+    public let linear2: LinearLayer
+    public init(_ w: Weights) throws {
+        linear1 = try LinearLayer(w["linear_1"])
+        linear2 = try LinearLayer(w["linear_2"])
+    }
+    public func callAsFunction(_ x: Tensor) -> Tensor { linear2(Elementwise.silu(linear1(x))) }
+}
+
+/// GEGLU feed-forward: value half · GELU(gate half), then the output Linear.
+public struct GEGLUFeedForward {
+    public let projIn: LinearLayer
+    public let projOut: LinearLayer
+    public init(_ w: Weights) throws {
+        projIn = try LinearLayer(w["net.0.proj"])
+        projOut = try LinearLayer(w["net.2"])
+    }
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        let p = projIn(x)
+        let inner = projIn.outFeatures / 2
+        let rows = p.count / (2 * inner)
+        let h = Tensor(uninitialized: Array(x.shape.dropLast()) + [inner])
+        let pp = p.data, hp = h.data
+        Parallel.forChunks(rows, chunk: 64) { r in
+            for row in r {
+                let src = pp + row * 2 * inner, dst = hp + row * inner
+                for i in 0..<inner { dst[i] = src[i] * Elementwise.gelu(src[inner + i]) }
+            }
+        }
+        return projOut(h)
+    }
+}
+
+/// Multi-head attention with diffusers' `to_q/to_k/to_v/to_out.0` projections.
+public struct AttentionLayer {
+    public let toQ, toK, toV, toOut: LinearLayer
+    public let heads: Int
+    public init(_ w: Weights, heads: Int, qkvBias: Bool) throws {
+        toQ = try LinearLayer(w["to_q"], bias: qkvBias)
+        toK = try LinearLayer(w["to_k"], bias: qkvBias)
+        toV = try LinearLayer(w["to_v"], bias: qkvBias)
+        toOut = try LinearLayer(w["to_out.0"])
+        self.heads = heads
+    }
+
+    /// Self-attention over x [n, L, C].
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        toOut(Attention.scaledDotProduct(q: toQ(x), k: toK(x), v: toV(x), heads: heads))
+    }
+
+    /// Cross-attention over a context of exactly one token per sample: softmax over one key is exactly 1, so
+    /// the output is to_out(to_v(ctx)) broadcast over the queries (spec §4.2).
+    /// x [n, L, C], context [n, 1, D].
+    public func singleTokenCross(_ x: Tensor, context: Tensor) -> Tensor {
+        let n = x.shape[0], l = x.shape[1], c = x.shape[2]
+        precondition(context.shape[0] == n && context.shape[1] == 1, "cross-attention context \(context.shape)")
+        let row = toOut(toV(context))  // [n, 1, C]
+        let out = Tensor(uninitialized: [n, l, c])
+        for b in 0..<n {
+            for i in 0..<l { (out.data + (b * l + i) * c).update(from: row.data + b * c, count: c) }
+        }
+        return out
+    }
+}

@@ -1,0 +1,95 @@
+import SVDCore
+
+/// diffusers' `ResnetBlock2D`: per-image norm → SiLU → conv, twice, with an optional time-embedding bias and a
+/// 1×1 shortcut when the channel count changes.
+public struct ResnetBlock2D {
+    let norm1: GroupNormLayer, conv1: Conv2dLayer
+    let norm2: GroupNormLayer, conv2: Conv2dLayer
+    let timeEmbProj: LinearLayer?
+    let shortcut: Conv2dLayer?
+
+    public init(_ w: Weights, inChannels: Int, outChannels: Int, eps: Float, hasTimeEmbedding: Bool) throws {
+        norm1 = try GroupNormLayer(w["norm1"], eps: eps)
+        conv1 = try Conv2dLayer(w["conv1"], padding: .same(1))
+        norm2 = try GroupNormLayer(w["norm2"], eps: eps)
+        conv2 = try Conv2dLayer(w["conv2"], padding: .same(1))
+        timeEmbProj = hasTimeEmbedding ? try LinearLayer(w["time_emb_proj"]) : nil
+        shortcut = inChannels != outChannels ? try Conv2dLayer(w["conv_shortcut"], padding: .same(0)) : nil
+    }
+
+    /// x [n, C, y, x]; temb [n, T] (one row per image) or nil.
+    public func callAsFunction(_ x: Tensor, temb: Tensor?) -> Tensor {
+        var h = conv1(norm1(x, silu: true))
+        if let timeEmbProj, let temb {
+            h = Elementwise.addBroadcast(h, perChannel: timeEmbProj(Elementwise.silu(temb)),
+                                         rows: h.shape[0], channels: h.shape[1])
+        }
+        h = conv2(norm2(h, silu: true))
+        Elementwise.addInPlace(h, shortcut.map { $0(x) } ?? x)
+        return h
+    }
+}
+
+/// diffusers' `TemporalResnetBlock`: the same shape of block with (3,1,1) convolutions along frames and
+/// GroupNorm statistics spanning all frames of a video.
+public struct TemporalResnetBlock {
+    let norm1: GroupNormLayer, conv1: TemporalConvLayer
+    let norm2: GroupNormLayer, conv2: TemporalConvLayer
+    let timeEmbProj: LinearLayer?
+
+    public init(_ w: Weights, eps: Float, hasTimeEmbedding: Bool) throws {
+        norm1 = try GroupNormLayer(w["norm1"], eps: eps)
+        conv1 = try TemporalConvLayer(w["conv1"])
+        norm2 = try GroupNormLayer(w["norm2"], eps: eps)
+        conv2 = try TemporalConvLayer(w["conv2"])
+        timeEmbProj = hasTimeEmbedding ? try LinearLayer(w["time_emb_proj"]) : nil
+    }
+
+    /// x [b·F, C, y, x] (frame-flattened); temb [b·F, T] or nil.
+    public func callAsFunction(_ x: Tensor, temb: Tensor?, frames: Int) -> Tensor {
+        var h = conv1(norm1(x, framesPerSample: frames, silu: true), frames: frames)
+        if let timeEmbProj, let temb {
+            h = Elementwise.addBroadcast(h, perChannel: timeEmbProj(Elementwise.silu(temb)),
+                                         rows: h.shape[0], channels: h.shape[1])
+        }
+        h = conv2(norm2(h, framesPerSample: frames, silu: true), frames: frames)
+        Elementwise.addInPlace(h, x)
+        return h
+    }
+}
+
+/// diffusers' `AlphaBlender`: α·spatial + (1−α)·temporal with α = sigmoid(mix_factor); the VAE decoder's
+/// blender has `switch_spatial_to_temporal_mix`, which uses 1 − α instead.
+public struct AlphaBlender {
+    public let alpha: Float
+    public init(_ w: Weights, switchSpatialToTemporal: Bool) throws {
+        let m = try w.tensor("mix_factor").data[0]
+        let s = Elementwise.sigmoid(m)
+        alpha = switchSpatialToTemporal ? 1 - s : s
+    }
+    public func callAsFunction(spatial: Tensor, temporal: Tensor) -> Tensor {
+        Elementwise.blend(spatial, temporal, alpha: alpha)
+    }
+}
+
+/// diffusers' `SpatioTemporalResBlock`: a spatial resnet, a temporal resnet on its output, and their blend.
+public struct SpatioTemporalResBlock {
+    let spatial: ResnetBlock2D
+    let temporal: TemporalResnetBlock
+    let mixer: AlphaBlender
+
+    public init(_ w: Weights, inChannels: Int, outChannels: Int, eps: Float, temporalEps: Float,
+                hasTimeEmbedding: Bool, switchSpatialToTemporal: Bool) throws {
+        spatial = try ResnetBlock2D(w["spatial_res_block"], inChannels: inChannels, outChannels: outChannels,
+                                    eps: eps, hasTimeEmbedding: hasTimeEmbedding)
+        temporal = try TemporalResnetBlock(w["temporal_res_block"], eps: temporalEps,
+                                           hasTimeEmbedding: hasTimeEmbedding)
+        mixer = try AlphaBlender(w["time_mixer"], switchSpatialToTemporal: switchSpatialToTemporal)
+    }
+
+    public func callAsFunction(_ x: Tensor, temb: Tensor?, frames: Int) -> Tensor {
+        let s = spatial(x, temb: temb)
+        let r = temporal(s, temb: temb, frames: frames)
+        return mixer(spatial: s, temporal: r)
+    }
+}
