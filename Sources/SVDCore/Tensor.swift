@@ -62,6 +62,10 @@ public struct Tensor: @unchecked Sendable {
 
     public var array: [Float] { Array(UnsafeBufferPointer(start: data, count: count)) }
 
+    /// One element by flat index. Prefer this to `data[i]` on a temporary tensor, whose buffer may be
+    /// released as soon as `data` has been read.
+    public func scalar(_ i: Int = 0) -> Float { data[i] }
+
     public func copy() -> Tensor {
         let out = Tensor(uninitialized: shape)
         out.data.update(from: data, count: count)

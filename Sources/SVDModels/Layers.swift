@@ -117,10 +117,12 @@ public struct GEGLUFeedForward {
         let rows = p.count / (2 * inner)
         let h = Tensor(uninitialized: Array(x.shape.dropLast()) + [inner])
         let pp = p.data, hp = h.data
-        Parallel.forChunks(rows, chunk: 64) { r in
-            for row in r {
-                let src = pp + row * 2 * inner, dst = hp + row * inner
-                for i in 0..<inner { dst[i] = src[i] * Elementwise.gelu(src[inner + i]) }
+        withExtendedLifetime(p) {
+            Parallel.forChunks(rows, chunk: 64) { r in
+                for row in r {
+                    let src = pp + row * 2 * inner, dst = hp + row * inner
+                    for i in 0..<inner { dst[i] = src[i] * Elementwise.gelu(src[inner + i]) }
+                }
             }
         }
         return projOut(h)

@@ -63,7 +63,7 @@ public struct TemporalResnetBlock {
 public struct AlphaBlender {
     public let alpha: Float
     public init(_ w: Weights, switchSpatialToTemporal: Bool) throws {
-        let m = try w.tensor("mix_factor").data[0]
+        let m = try w.tensor("mix_factor").scalar()
         let s = Elementwise.sigmoid(m)
         alpha = switchSpatialToTemporal ? 1 - s : s
     }
@@ -77,6 +77,7 @@ public struct SpatioTemporalResBlock {
     let spatial: ResnetBlock2D
     let temporal: TemporalResnetBlock
     let mixer: AlphaBlender
+    let path: String
 
     public init(_ w: Weights, inChannels: Int, outChannels: Int, eps: Float, temporalEps: Float,
                 hasTimeEmbedding: Bool, switchSpatialToTemporal: Bool) throws {
@@ -85,11 +86,15 @@ public struct SpatioTemporalResBlock {
         temporal = try TemporalResnetBlock(w["temporal_res_block"], eps: temporalEps,
                                            hasTimeEmbedding: hasTimeEmbedding)
         mixer = try AlphaBlender(w["time_mixer"], switchSpatialToTemporal: switchSpatialToTemporal)
+        path = w.path
     }
 
     public func callAsFunction(_ x: Tensor, temb: Tensor?, frames: Int) -> Tensor {
         let s = spatial(x, temb: temb)
+        ActivationTrace.record(path + ".spatial_res_block", s)
         let r = temporal(s, temb: temb, frames: frames)
-        return mixer(spatial: s, temporal: r)
+        let out = mixer(spatial: s, temporal: r)
+        ActivationTrace.record(path, out)
+        return out
     }
 }

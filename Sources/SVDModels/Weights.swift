@@ -19,6 +19,9 @@ public struct Weights {
 
     public func tensor(_ name: String) throws -> Tensor { try source.tensor(prefix + name) }
 
+    /// The module path of this scope (the prefix without its trailing dot), used to name traced tensors.
+    public var path: String { prefix.hasSuffix(".") ? String(prefix.dropLast()) : prefix }
+
     /// The child scope `name.`.
     public subscript(_ name: String) -> Weights { Weights(source, prefix: prefix + name + ".") }
 }
