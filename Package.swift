@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["SVDCore"], path: "Tests/TestSupport", swiftSettings: optimised),
         .testTarget(name: "SVDCoreTests", dependencies: ["SVDCore", "TestSupport"], swiftSettings: optimised),
         .testTarget(name: "SVDModelsTests", dependencies: ["SVDModels", "TestSupport"], swiftSettings: optimised),
-        .testTarget(name: "SVDPipelineTests", dependencies: ["SVDPipeline", "SVDModels", "TestSupport"],
+        .testTarget(name: "SVDPipelineTests", dependencies: ["SVDPipeline", "SVDModels", "SVDMedia", "TestSupport"],
                     swiftSettings: optimised),
         .testTarget(name: "SVDMediaTests", dependencies: ["SVDMedia", "SVDPipeline", "TestSupport"], swiftSettings: optimised),
         .testTarget(name: "SVDBatchTests", dependencies: ["SVDBatch", "TestSupport"]),

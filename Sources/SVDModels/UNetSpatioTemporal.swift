@@ -6,10 +6,20 @@ public struct UNetArchitecture: Sendable, Equatable {
     public var outChannels = 4
     public var blockOutChannels = [320, 640, 1280, 1280]
     public var headsPerBlock = [5, 10, 20, 20]
-    public var layersPerBlock = 2
-    public var transformerLayersPerBlock = 1
+    public var layersPerBlock = [2, 2, 2, 2]
+    public var transformerLayersPerBlock = [1, 1, 1, 1]
     public var additionTimeEmbedDim = 256
     public init() {}
+
+    public init(_ config: UNetConfig) {
+        inChannels = config.inChannels
+        outChannels = config.outChannels
+        blockOutChannels = config.blockOutChannels
+        headsPerBlock = config.numAttentionHeads
+        layersPerBlock = config.layersPerBlock
+        transformerLayersPerBlock = config.transformerLayersPerBlock
+        additionTimeEmbedDim = config.additionTimeEmbedDim
+    }
 }
 
 /// diffusers' `UNetSpatioTemporalConditionModel` (spec §4.3): v-prediction for every frame of every video.
@@ -28,31 +38,30 @@ public struct UNetSpatioTemporal {
         convIn = try Conv2dLayer(w["conv_in"], padding: .same(1))
         timeEmbedding = try TimestepEmbedding(w["time_embedding"])
         addEmbedding = try TimestepEmbedding(w["add_embedding"])
-        let t = a.transformerLayersPerBlock
         // Down: cross-attention blocks, then a plain block at the bottom with no downsampler.
         var skipChannels = [ch[0]]
         var down: [UNetDownBlock] = []
         for i in 0..<levels {
             let last = i == levels - 1
             down.append(try UNetDownBlock(w["down_blocks.\(i)"], inChannels: i == 0 ? ch[0] : ch[i - 1],
-                                          outChannels: ch[i], layers: a.layersPerBlock,
-                                          heads: last ? nil : a.headsPerBlock[i], transformerLayers: t,
-                                          downsample: !last))
-            skipChannels += Array(repeating: ch[i], count: a.layersPerBlock) + (last ? [] : [ch[i]])
+                                          outChannels: ch[i], layers: a.layersPerBlock[i],
+                                          heads: last ? nil : a.headsPerBlock[i],
+                                          transformerLayers: a.transformerLayersPerBlock[i], downsample: !last))
+            skipChannels += Array(repeating: ch[i], count: a.layersPerBlock[i]) + (last ? [] : [ch[i]])
         }
         downBlocks = down
         midBlock = try UNetMidBlock(w["mid_block"], channels: ch[levels - 1], heads: a.headsPerBlock[levels - 1],
-                                    transformerLayers: t)
+                                    transformerLayers: a.transformerLayersPerBlock[levels - 1])
         // Up: a plain block first, then cross-attention blocks, mirroring the channel list.
         var up: [UNetUpBlock] = []
         var current = ch[levels - 1]
         for i in 0..<levels {
             let level = levels - 1 - i
-            let n = a.layersPerBlock + 1
+            let n = a.layersPerBlock[level] + 1
             let skips = (0..<n).map { _ in skipChannels.removeLast() }
             up.append(try UNetUpBlock(w["up_blocks.\(i)"], inChannels: current, outChannels: ch[level],
                                       skipChannels: skips, heads: i == 0 ? nil : a.headsPerBlock[level],
-                                      transformerLayers: t, upsample: i < levels - 1))
+                                      transformerLayers: a.transformerLayersPerBlock[level], upsample: i < levels - 1))
             current = ch[level]
         }
         upBlocks = up
