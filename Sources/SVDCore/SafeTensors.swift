@@ -58,7 +58,8 @@ public final class SafeTensorsFile: @unchecked Sendable {
 
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY)
+        // O_NONBLOCK: opening a FIFO would otherwise wait for a writer; fstat then refuses it as not a regular file.
+        let fd = open(path, O_RDONLY | O_NONBLOCK)
         guard fd >= 0 else { throw SafeTensorsError.unreadable(file: path, reason: String(cString: strerror(errno))) }
         defer { close(fd) }
         var st = stat()

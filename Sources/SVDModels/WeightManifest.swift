@@ -1,0 +1,402 @@
+import Foundation
+import SVDCore
+
+/// The networks whose weights are stored in safetensors files, named by their folder in a diffusers directory.
+public enum ModelComponent: String, CaseIterable, Sendable, Comparable {
+    case unet
+    case vae
+    case imageEncoder = "image_encoder"
+
+    /// The folder inside the model directory.
+    public var folder: String { rawValue }
+    /// Base name of the weight files (diffusers vs transformers naming, spec §1.1).
+    public var weightsBaseName: String { self == .imageEncoder ? "model" : "diffusion_pytorch_model" }
+
+    public static func < (a: ModelComponent, b: ModelComponent) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// Every tensor a network reads, with its shape in PyTorch order (spec §5), computed from the network's config
+/// for any widths. The networks fetch exactly these keys.
+public struct WeightManifest: Equatable, Sendable {
+    public let component: ModelComponent
+    /// Expected key → shape.
+    public let shapes: [String: [Int]]
+    /// Stored keys that are known not to be weights and are dropped without a warning.
+    public let ignoredKeys: Set<String>
+    /// Keys whose Linear weight may be stored as a 1×1 convolution, (out, in, 1, 1), and is squeezed on load.
+    public let squeezableKeys: Set<String>
+    /// Old stored names and the key each stands for.
+    public let legacyNames: [String: String]
+
+    public var keys: [String] { shapes.keys.sorted() }
+    public var tensorCount: Int { shapes.count }
+    public var parameterCount: Int { shapes.values.reduce(0) { $0 + $1.reduce(1, *) } }
+
+    public subscript(key: String) -> [Int]? { shapes[key] }
+
+    /// `UNetSpatioTemporalConditionModel` (spec §5.1–5.2).
+    public static func unet(_ c: UNetConfig) -> WeightManifest {
+        var b = ManifestBuilder()
+        let ch = c.blockOutChannels, n = ch.count, temb = c.timeEmbedDim
+        b.conv("conv_in", out: ch[0], in: c.inChannels, kernel: [3, 3])
+        b.timestepEmbedding("time_embedding", in: ch[0], hidden: temb, out: temb)
+        b.timestepEmbedding("add_embedding", in: c.projectionClassEmbeddingsInputDim, hidden: temb, out: temb)
+
+        for i in 0..<n {
+            let p = "down_blocks.\(i)"
+            for j in 0..<c.layersPerBlock[i] {
+                b.spatioTemporalResBlock("\(p).resnets.\(j)", in: j == 0 ? ch[max(i - 1, 0)] : ch[i], out: ch[i], temb: temb)
+                if c.downBlockHasAttention(i) {
+                    b.spatioTemporalTransformer("\(p).attentions.\(j)", channels: ch[i],
+                                                layers: c.transformerLayersPerBlock[i], context: c.crossAttentionDim)
+                }
+            }
+            if i < n - 1 { b.conv("\(p).downsamplers.0.conv", out: ch[i], in: ch[i], kernel: [3, 3]) }
+        }
+
+        b.spatioTemporalResBlock("mid_block.resnets.0", in: ch[n - 1], out: ch[n - 1], temb: temb)
+        b.spatioTemporalTransformer("mid_block.attentions.0", channels: ch[n - 1],
+                                    layers: c.transformerLayersPerBlock[n - 1], context: c.crossAttentionDim)
+        b.spatioTemporalResBlock("mid_block.resnets.1", in: ch[n - 1], out: ch[n - 1], temb: temb)
+
+        // Up block i mirrors down block n−1−i; resnet j concatenates a skip (diffusers' channel bookkeeping).
+        var previous = ch[n - 1]
+        for i in 0..<n {
+            let p = "up_blocks.\(i)", level = n - 1 - i
+            let out = ch[level], input = ch[max(level - 1, 0)]
+            let resnets = c.layersPerBlock[level] + 1
+            for j in 0..<resnets {
+                let skip = j == resnets - 1 ? input : out
+                let resIn = (j == 0 ? previous : out) + skip
+                b.spatioTemporalResBlock("\(p).resnets.\(j)", in: resIn, out: out, temb: temb)
+                if c.upBlockHasAttention(i) {
+                    b.spatioTemporalTransformer("\(p).attentions.\(j)", channels: out,
+                                                layers: c.transformerLayersPerBlock[level], context: c.crossAttentionDim)
+                }
+            }
+            if i < n - 1 { b.conv("\(p).upsamplers.0.conv", out: out, in: out, kernel: [3, 3]) }
+            previous = out
+        }
+
+        b.norm("conv_norm_out", ch[0])
+        b.conv("conv_out", out: c.outChannels, in: ch[0], kernel: [3, 3])
+        return WeightManifest(component: .unet, shapes: b.shapes)
+    }
+
+    /// `AutoencoderKLTemporalDecoder` (spec §5.3): 2-D encoder, temporal decoder.
+    public static func vae(_ c: VAEConfig) -> WeightManifest {
+        var b = ManifestBuilder()
+        let ch = c.blockOutChannels, n = ch.count, top = ch[n - 1]
+        var attentions: [String] = []
+
+        b.conv("encoder.conv_in", out: ch[0], in: c.inChannels, kernel: [3, 3])
+        for i in 0..<n {
+            let p = "encoder.down_blocks.\(i)"
+            for j in 0..<c.layersPerBlock {
+                b.resnetBlock2D("\(p).resnets.\(j)", in: j == 0 ? ch[max(i - 1, 0)] : ch[i], out: ch[i], temb: nil)
+            }
+            if i < n - 1 { b.conv("\(p).downsamplers.0.conv", out: ch[i], in: ch[i], kernel: [3, 3]) }
+        }
+        b.resnetBlock2D("encoder.mid_block.resnets.0", in: top, out: top, temb: nil)
+        attentions.append("encoder.mid_block.attentions.0")
+        b.resnetBlock2D("encoder.mid_block.resnets.1", in: top, out: top, temb: nil)
+        b.norm("encoder.conv_norm_out", top)
+        b.conv("encoder.conv_out", out: 2 * c.latentChannels, in: top, kernel: [3, 3])
+        b.conv("quant_conv", out: 2 * c.latentChannels, in: 2 * c.latentChannels, kernel: [1, 1])
+
+        b.conv("decoder.conv_in", out: top, in: c.latentChannels, kernel: [3, 3])
+        for j in 0..<c.layersPerBlock {
+            b.spatioTemporalResBlock("decoder.mid_block.resnets.\(j)", in: top, out: top, temb: nil)
+        }
+        attentions.append("decoder.mid_block.attentions.0")
+        var previous = top
+        for i in 0..<n {
+            let p = "decoder.up_blocks.\(i)", out = ch[n - 1 - i]
+            for j in 0...c.layersPerBlock {
+                b.spatioTemporalResBlock("\(p).resnets.\(j)", in: j == 0 ? previous : out, out: out, temb: nil)
+            }
+            if i < n - 1 { b.conv("\(p).upsamplers.0.conv", out: out, in: out, kernel: [3, 3]) }
+            previous = out
+        }
+        b.norm("decoder.conv_norm_out", ch[0])
+        b.conv("decoder.conv_out", out: c.outChannels, in: ch[0], kernel: [3, 3])
+        b.conv("decoder.time_conv_out", out: c.outChannels, in: c.outChannels, kernel: [3, 1, 1])
+
+        // One head over all channels, biased q/k/v (spec §4.5).
+        var squeezable: Set<String> = []
+        var legacy: [String: String] = [:]
+        for p in attentions {
+            b.norm("\(p).group_norm", top)
+            for (name, old) in [("to_q", "query"), ("to_k", "key"), ("to_v", "value"), ("to_out.0", "proj_attn")] {
+                b.linear("\(p).\(name)", out: top, in: top)
+                squeezable.insert("\(p).\(name).weight")
+                legacy["\(p).\(old).weight"] = "\(p).\(name).weight"
+                legacy["\(p).\(old).bias"] = "\(p).\(name).bias"
+            }
+        }
+        return WeightManifest(component: .vae, shapes: b.shapes, squeezableKeys: squeezable, legacyNames: legacy)
+    }
+
+    /// `CLIPVisionModelWithProjection` (spec §5.4).
+    public static func clipVision(_ c: CLIPVisionConfig) -> WeightManifest {
+        var b = ManifestBuilder()
+        let d = c.hiddenSize
+        b.add("vision_model.embeddings.class_embedding", [d])
+        b.add("vision_model.embeddings.patch_embedding.weight", [d, c.numChannels, c.patchSize, c.patchSize])
+        b.add("vision_model.embeddings.position_embedding.weight", [c.numPositions, d])
+        b.norm("vision_model.pre_layrnorm", d)
+        for i in 0..<c.numHiddenLayers {
+            let p = "vision_model.encoder.layers.\(i)"
+            for proj in ["q_proj", "k_proj", "v_proj", "out_proj"] { b.linear("\(p).self_attn.\(proj)", out: d, in: d) }
+            b.norm("\(p).layer_norm1", d)
+            b.linear("\(p).mlp.fc1", out: c.intermediateSize, in: d)
+            b.linear("\(p).mlp.fc2", out: d, in: c.intermediateSize)
+            b.norm("\(p).layer_norm2", d)
+        }
+        b.norm("vision_model.post_layernorm", d)
+        b.linear("visual_projection", out: c.projectionDim, in: d, bias: false)
+        // Older exports store the position ids (0…n−1) as an I64 buffer; it is not a weight.
+        return WeightManifest(component: .imageEncoder, shapes: b.shapes,
+                              ignoredKeys: ["vision_model.embeddings.position_ids"])
+    }
+
+    public init(component: ModelComponent, shapes: [String: [Int]], ignoredKeys: Set<String> = [],
+                squeezableKeys: Set<String> = [], legacyNames: [String: String] = [:]) {
+        self.component = component
+        self.shapes = shapes
+        self.ignoredKeys = ignoredKeys
+        self.squeezableKeys = squeezableKeys
+        self.legacyNames = legacyNames
+    }
+}
+
+/// Accumulates key → shape for the diffusers building blocks (spec §5.1).
+private struct ManifestBuilder {
+    var shapes: [String: [Int]] = [:]
+
+    mutating func add(_ key: String, _ shape: [Int]) {
+        precondition(shapes[key] == nil, "manifest key \(key) added twice")
+        shapes[key] = shape
+    }
+
+    mutating func linear(_ p: String, out: Int, in i: Int, bias: Bool = true) {
+        add("\(p).weight", [out, i])
+        if bias { add("\(p).bias", [out]) }
+    }
+
+    mutating func conv(_ p: String, out: Int, in i: Int, kernel: [Int]) {
+        add("\(p).weight", [out, i] + kernel)
+        add("\(p).bias", [out])
+    }
+
+    /// GroupNorm and LayerNorm affine parameters.
+    mutating func norm(_ p: String, _ c: Int) {
+        add("\(p).weight", [c])
+        add("\(p).bias", [c])
+    }
+
+    mutating func timestepEmbedding(_ p: String, in i: Int, hidden: Int, out: Int) {
+        linear("\(p).linear_1", out: hidden, in: i)
+        linear("\(p).linear_2", out: out, in: hidden)
+    }
+
+    mutating func resnetBlock2D(_ p: String, in i: Int, out: Int, temb: Int?) {
+        norm("\(p).norm1", i)
+        conv("\(p).conv1", out: out, in: i, kernel: [3, 3])
+        if let temb { linear("\(p).time_emb_proj", out: out, in: temb) }
+        norm("\(p).norm2", out)
+        conv("\(p).conv2", out: out, in: out, kernel: [3, 3])
+        if i != out { conv("\(p).conv_shortcut", out: out, in: i, kernel: [1, 1]) }
+    }
+
+    mutating func spatioTemporalResBlock(_ p: String, in i: Int, out: Int, temb: Int?) {
+        resnetBlock2D("\(p).spatial_res_block", in: i, out: out, temb: temb)
+        let t = "\(p).temporal_res_block"
+        norm("\(t).norm1", out)
+        conv("\(t).conv1", out: out, in: out, kernel: [3, 1, 1])
+        if let temb { linear("\(t).time_emb_proj", out: out, in: temb) }
+        norm("\(t).norm2", out)
+        conv("\(t).conv2", out: out, in: out, kernel: [3, 1, 1])
+        add("\(p).time_mixer.mix_factor", [1])
+    }
+
+    /// diffusers `Attention` as the UNet uses it: no q/k/v biases, biased output projection.
+    mutating func attention(_ p: String, channels c: Int, context: Int) {
+        linear("\(p).to_q", out: c, in: c, bias: false)
+        linear("\(p).to_k", out: c, in: context, bias: false)
+        linear("\(p).to_v", out: c, in: context, bias: false)
+        linear("\(p).to_out.0", out: c, in: c)
+    }
+
+    /// GEGLU FeedForward: value and gate halves in one projection.
+    mutating func feedForward(_ p: String, in i: Int, out: Int) {
+        linear("\(p).net.0.proj", out: 8 * i, in: i)
+        linear("\(p).net.2", out: out, in: 4 * i)
+    }
+
+    mutating func spatioTemporalTransformer(_ p: String, channels c: Int, layers: Int, context: Int) {
+        norm("\(p).norm", c)
+        linear("\(p).proj_in", out: c, in: c)
+        for l in 0..<layers {
+            let s = "\(p).transformer_blocks.\(l)"
+            for n in ["norm1", "norm2", "norm3"] { norm("\(s).\(n)", c) }
+            attention("\(s).attn1", channels: c, context: c)
+            attention("\(s).attn2", channels: c, context: context)
+            feedForward("\(s).ff", in: c, out: c)
+            let t = "\(p).temporal_transformer_blocks.\(l)"
+            for n in ["norm_in", "norm1", "norm2", "norm3"] { norm("\(t).\(n)", c) }
+            feedForward("\(t).ff_in", in: c, out: c)
+            attention("\(t).attn1", channels: c, context: c)
+            attention("\(t).attn2", channels: c, context: context)
+            feedForward("\(t).ff", in: c, out: c)
+        }
+        timestepEmbedding("\(p).time_pos_embed", in: c, hidden: 4 * c, out: c)
+        add("\(p).time_mixer.mix_factor", [1])
+        linear("\(p).proj_out", out: c, in: c)
+    }
+}
+
+// MARK: - Matching stored tensors to the manifest
+
+/// A tensor as stored in a weight file (or described by any other source).
+public struct StoredTensor: Equatable, Sendable {
+    public let shape: [Int]
+    public let dtype: SafeTensorsDType
+    /// The file holding it, for messages.
+    public let file: String
+
+    public init(shape: [Int], dtype: SafeTensorsDType = .f32, file: String) {
+        self.shape = shape
+        self.dtype = dtype
+        self.file = file
+    }
+}
+
+/// Where a manifest key's data lives.
+public struct WeightBinding: Equatable, Sendable {
+    /// The name in the file (differs from the key for legacy names).
+    public let storedName: String
+    public let storedShape: [Int]
+    /// The shape handed out (differs from `storedShape` for squeezed 1×1 weights).
+    public let shape: [Int]
+    public let file: String
+}
+
+/// The outcome of matching stored tensors to a manifest: every key bound, plus warnings about extras.
+public struct WeightResolution: Equatable, Sendable {
+    public let bindings: [String: WeightBinding]
+    /// One line per unexpected stored tensor (ignored).
+    public let warnings: [String]
+}
+
+/// Weights that do not fit the network: everything wrong, in one error.
+public struct WeightValidationError: Error, CustomStringConvertible, Equatable {
+    public struct Missing: Equatable, Sendable {
+        public let key: String
+        public let expectedShape: [Int]
+    }
+    public struct Mismatch: Equatable, Sendable {
+        public let key: String
+        public let storedName: String
+        public let file: String
+        public let expectedShape: [Int]
+        public let foundShape: [Int]
+    }
+    /// A tensor the manifest needs stored with a dtype that is not a float type.
+    public struct BadDType: Equatable, Sendable {
+        public let key: String
+        public let storedName: String
+        public let file: String
+        public let dtype: SafeTensorsDType
+    }
+    /// Two stored tensors (a current and a legacy name) for the same key.
+    public struct Conflict: Equatable, Sendable {
+        public let key: String
+        public let storedNames: [String]
+    }
+
+    public let component: ModelComponent
+    /// The weight file(s) checked.
+    public let source: String
+    public let missing: [Missing]
+    public let shapeMismatches: [Mismatch]
+    public let badDTypes: [BadDType]
+    public let conflicts: [Conflict]
+
+    public var problemCount: Int { missing.count + shapeMismatches.count + badDTypes.count + conflicts.count }
+
+    public var description: String {
+        var lines = ["\(source): the \(component.rawValue) weights do not match its config (\(problemCount) problem\(problemCount == 1 ? "" : "s")):"]
+        for m in missing { lines.append("  missing tensor '\(m.key)' \(m.expectedShape)") }
+        for m in shapeMismatches {
+            let name = m.storedName == m.key ? "" : " (stored as '\(m.storedName)')"
+            lines.append("  tensor '\(m.key)'\(name) in \(m.file) has shape \(m.foundShape), expected \(m.expectedShape)")
+        }
+        for b in badDTypes {
+            lines.append("  tensor '\(b.key)' in \(b.file) has dtype \(b.dtype.rawValue), expected F32, F16 or BF16")
+        }
+        for c in conflicts {
+            lines.append("  tensor '\(c.key)' is stored twice, as \(c.storedNames.map { "'\($0)'" }.joined(separator: " and "))")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension WeightManifest {
+    /// Binds every manifest key to a stored tensor: legacy names are mapped, 1×1 convolution weights squeezed and
+    /// known non-weights dropped. All missing tensors, wrong shapes, non-float dtypes and duplicate names are
+    /// reported together; stored tensors the network does not use become warnings.
+    ///
+    /// - Parameter source: the file(s) described, for messages.
+    public func resolve(_ stored: [String: StoredTensor], source: String) throws -> WeightResolution {
+        var candidates: [String: [String]] = [:]   // key → stored names providing it
+        var warnings: [String] = []
+        for name in stored.keys.sorted() {
+            if ignoredKeys.contains(name) { continue }
+            let key = shapes[name] != nil ? name : legacyNames[name]
+            guard let key, shapes[key] != nil else {
+                let t = stored[name]!
+                warnings.append("\(t.file): unexpected tensor '\(name)' \(t.shape) is not used by the \(component.rawValue) and was ignored")
+                continue
+            }
+            candidates[key, default: []].append(name)
+        }
+
+        var bindings: [String: WeightBinding] = [:]
+        var missing: [WeightValidationError.Missing] = []
+        var mismatches: [WeightValidationError.Mismatch] = []
+        var badDTypes: [WeightValidationError.BadDType] = []
+        var conflicts: [WeightValidationError.Conflict] = []
+        for key in keys {
+            let expected = shapes[key]!
+            guard let names = candidates[key] else {
+                missing.append(.init(key: key, expectedShape: expected))
+                continue
+            }
+            guard names.count == 1 else {
+                conflicts.append(.init(key: key, storedNames: names.sorted()))
+                continue
+            }
+            let name = names[0], t = stored[name]!
+            let squeezed = squeezableKeys.contains(key) && t.shape == expected + [1, 1]
+            guard t.shape == expected || squeezed else {
+                mismatches.append(.init(key: key, storedName: name, file: t.file, expectedShape: expected, foundShape: t.shape))
+                continue
+            }
+            guard t.dtype.isEngineFloat else {
+                badDTypes.append(.init(key: key, storedName: name, file: t.file, dtype: t.dtype))
+                continue
+            }
+            bindings[key] = WeightBinding(storedName: name, storedShape: t.shape, shape: expected, file: t.file)
+        }
+        let error = WeightValidationError(component: component, source: source, missing: missing,
+                                          shapeMismatches: mismatches, badDTypes: badDTypes, conflicts: conflicts)
+        guard error.problemCount == 0 else { throw error }
+        return WeightResolution(bindings: bindings, warnings: warnings)
+    }
+
+    /// `resolve` for an in-memory key → shape map (all float32), e.g. to check a checkpoint's key list.
+    public func resolve(shapes stored: [String: [Int]], source: String = "(in memory)") throws -> WeightResolution {
+        try resolve(stored.mapValues { StoredTensor(shape: $0, file: source) }, source: source)
+    }
+}
