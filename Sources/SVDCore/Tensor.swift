@@ -1,3 +1,5 @@
+import Foundation
+
 /// Owned, 64-byte-aligned float32 storage. Tensors share a buffer when they are reshaped views.
 public final class TensorBuffer: @unchecked Sendable {
     public let pointer: UnsafeMutablePointer<Float>
@@ -9,9 +11,30 @@ public final class TensorBuffer: @unchecked Sendable {
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         self.count = count
         if zeroed { pointer.initialize(repeating: 0, count: count) }
+        TensorMemory.allocated(count * 4)
     }
 
-    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+    deinit {
+        UnsafeMutableRawPointer(pointer).deallocate()
+        TensorMemory.released(count * 4)
+    }
+}
+
+/// Live and peak bytes held by tensors, to check memory estimates against what a render really holds.
+public enum TensorMemory {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var live = 0
+    nonisolated(unsafe) private static var peak = 0
+
+    static func allocated(_ bytes: Int) {
+        lock.lock(); live += bytes; peak = max(peak, live); lock.unlock()
+    }
+    static func released(_ bytes: Int) { lock.lock(); live -= bytes; lock.unlock() }
+
+    public static var liveBytes: Int { lock.lock(); defer { lock.unlock() }; return live }
+    public static var peakBytes: Int { lock.lock(); defer { lock.unlock() }; return peak }
+    /// Starts a new peak measurement from the current live size.
+    public static func resetPeak() { lock.lock(); peak = live; lock.unlock() }
 }
 
 /// A dense, row-major float32 tensor. Storage has reference semantics: operations return new tensors, and

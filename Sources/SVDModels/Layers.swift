@@ -103,7 +103,9 @@ public struct TimestepEmbedding {
     public func callAsFunction(_ x: Tensor) -> Tensor { linear2(Elementwise.silu(linear1(x))) }
 }
 
-/// GEGLU feed-forward: value half · GELU(gate half), then the output Linear.
+/// GEGLU feed-forward: value half · GELU(gate half), then the output Linear. Runs fused over blocks of
+/// rows, so the 8·C-wide projection never exists for all tokens at once (it would be the largest tensor of
+/// the UNet at full resolution).
 public struct GEGLUFeedForward {
     public let projIn: LinearLayer
     public let projOut: LinearLayer
@@ -111,21 +113,26 @@ public struct GEGLUFeedForward {
         projIn = try LinearLayer(w["net.0.proj"])
         projOut = try LinearLayer(w["net.2"])
     }
+
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        let p = projIn(x)
-        let inner = projIn.outFeatures / 2
-        let rows = p.count / (2 * inner)
-        let h = Tensor(uninitialized: Array(x.shape.dropLast()) + [inner])
-        let pp = p.data, hp = h.data
-        withExtendedLifetime(p) {
-            Parallel.forChunks(rows, chunk: 64) { r in
-                for row in r {
-                    let src = pp + row * 2 * inner, dst = hp + row * inner
-                    for i in 0..<inner { dst[i] = src[i] * Elementwise.gelu(src[inner + i]) }
-                }
+        let d = projIn.weight.shape[1], inner = projIn.outFeatures / 2, outFeatures = projOut.outFeatures
+        let rows = x.count / d
+        let out = Tensor(uninitialized: Array(x.shape.dropLast()) + [outFeatures])
+        let xp = x.data, op = out.data
+        Parallel.forChunks(rows, chunk: Linear.rowChunk) { r in
+            let n = r.count
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: n * 2 * inner)
+            let h = UnsafeMutablePointer<Float>.allocate(capacity: n * inner)
+            defer { p.deallocate(); h.deallocate() }
+            Linear.rowsProduct(xp + r.lowerBound * d, rows: n, weight: projIn.weight, bias: projIn.bias, into: p)
+            for row in 0..<n {
+                let src = p + row * 2 * inner, dst = h + row * inner
+                for i in 0..<inner { dst[i] = src[i] * Elementwise.gelu(src[inner + i]) }
             }
+            Linear.rowsProduct(h, rows: n, weight: projOut.weight, bias: projOut.bias,
+                               into: op + r.lowerBound * outFeatures)
         }
-        return projOut(h)
+        return out
     }
 }
 

@@ -11,10 +11,12 @@ public struct VideoModel {
     public let imageStd: [Float]
     /// The UNet config's `num_frames`, diffusers' default frame count.
     public let defaultFrames: Int
+    /// The VAE's block_out_channels (for memory estimates).
+    public let vaeChannels: [Int]
 
     public init(imageEncoder: CLIPVisionModelWithProjection, vae: AutoencoderKLTemporalDecoder,
                 unet: UNetSpatioTemporal, scheduler: SchedulerSettings, imageMean: [Float], imageStd: [Float],
-                defaultFrames: Int) {
+                defaultFrames: Int, vaeChannels: [Int]) {
         self.imageEncoder = imageEncoder
         self.vae = vae
         self.unet = unet
@@ -22,6 +24,7 @@ public struct VideoModel {
         self.imageMean = imageMean
         self.imageStd = imageStd
         self.defaultFrames = defaultFrames
+        self.vaeChannels = vaeChannels
     }
 }
 
@@ -57,6 +60,6 @@ extension VideoModel {
                                          timestepSpacing: d.schedulerConfig.timestepSpacing.rawValue),
             imageMean: d.featureExtractorConfig.imageMean.map { Float($0) },
             imageStd: d.featureExtractorConfig.imageStd.map { Float($0) },
-            defaultFrames: d.unetConfig.numFrames)
+            defaultFrames: d.unetConfig.numFrames, vaeChannels: vae.blockOutChannels)
     }
 }

@@ -6,12 +6,15 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
     case invalidParameter(name: String, reason: String)
     case badCheckpoint(reason: String)
     case cancelled
+    case insufficientMemory(requiredBytes: Int, availableBytes: Int, advice: String)
 
     public var description: String {
         switch self {
         case let .invalidParameter(name, reason): return "invalid \(name): \(reason)"
         case let .badCheckpoint(reason): return "cannot resume from the checkpoint: \(reason)"
         case .cancelled: return "rendering was cancelled"
+        case let .insufficientMemory(required, available, advice):
+            return "this job needs about \(required.gibibytes) of memory beyond the loaded model, but only \(available.gibibytes) is available; \(advice)"
         }
     }
 }
@@ -67,11 +70,17 @@ public struct VideoPipeline {
                        timings: StageTimings? = nil,
                        onStep: ((StepProgress) throws -> Void)? = nil) throws -> VideoFrames {
         try Self.validate(p)
+        try memoryEstimate(for: p).check(available: MemoryEstimate.availableBytes())
         let latents = try denoise(image: image, parameters: p, resumeFrom: checkpoint, timings: timings, onStep: onStep)
         let start = Date()
         let frames = decode(latents, parameters: p)
         timings?.vaeDecode = Date().timeIntervalSince(start)
         return frames
+    }
+
+    public func memoryEstimate(for p: VideoParameters) -> MemoryEstimate {
+        MemoryEstimate(architecture: model.unet.architecture, vaeChannels: model.vaeChannels, parameters: p,
+                       workers: Parallel.workerCount)
     }
 
     /// Conditioning, noise and the Euler loop; returns the final latents [1, F, 4, h, w].
