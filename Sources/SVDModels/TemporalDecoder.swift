@@ -1,0 +1,107 @@
+import SVDCore
+
+/// diffusers' `TemporalDecoder` (spec §4.5.2): decodes ONE chunk z [b·F, latent, h, w] (already multiplied by
+/// 1/scaling_factor) into frames [b·F, 3, 8h, 8w]. Every temporal layer mixes only the F frames it is given.
+/// Its resnets are `SpatioTemporalResBlock`s without temb, spatial eps 1e-6, temporal eps 1e-5, and the
+/// switched AlphaBlender (weight σ(m) on the temporal branch).
+public struct TemporalDecoder {
+    public let outChannels: Int
+    /// Output pixels per latent pixel along each axis: ×2 per upsampling block.
+    public var upscaleFactor: Int { 1 << upBlocks.filter { $0.upsample != nil }.count }
+
+    let convIn: Conv2dLayer
+    let midResnets: [SpatioTemporalResBlock]
+    let midAttention: VAEAttention?
+    let upBlocks: [TemporalDecoderUpBlock]
+    let normOut: GroupNormLayer
+    let convOut: Conv2dLayer
+    let timeConvOut: TemporalConvLayer
+    let path: String  // module path, to name traced activations as diffusers does
+
+    public init(_ w: Weights, blockOutChannels: [Int], layersPerBlock: Int, latentChannels: Int,
+                outChannels: Int = 3) throws {
+        precondition(!blockOutChannels.isEmpty, "VAE: no blocks")
+        let top = blockOutChannels.last!
+        convIn = try Conv2dLayer(w["conv_in"], padding: .same(1))
+        try w["conv_in"].checkShape(convIn.weight, "weight", [top, latentChannels, 3, 3])
+        // `MidBlockTemporalDecoder(num_layers: layers_per_block)` owns that many resnets but one attention, and its
+        // forward zips resnets[1...] with the attentions: it runs resnet 0, then (attention, resnet 1) if present.
+        let mid = w["mid_block"]
+        midResnets = try (0..<min(layersPerBlock, 2)).map { try decoderResnet(mid["resnets"]["\($0)"], top, top) }
+        midAttention = layersPerBlock >= 2 ? try VAEAttention(mid["attentions"]["0"], channels: top) : nil
+        var channels = top
+        var blocks: [TemporalDecoderUpBlock] = []
+        for (i, out) in blockOutChannels.reversed().enumerated() {
+            blocks.append(try TemporalDecoderUpBlock(w["up_blocks"]["\(i)"], inChannels: channels, outChannels: out,
+                                                     layers: layersPerBlock + 1,
+                                                     upsample: i < blockOutChannels.count - 1))
+            channels = out
+        }
+        upBlocks = blocks
+        normOut = try GroupNormLayer(w["conv_norm_out"], eps: 1e-6)
+        convOut = try Conv2dLayer(w["conv_out"], padding: .same(1))
+        try w["conv_out"].checkShape(convOut.weight, "weight", [outChannels, channels, 3, 3])
+        timeConvOut = try TemporalConvLayer(w["time_conv_out"])
+        try w["time_conv_out"].checkShape(timeConvOut.weight, "weight", [outChannels, outChannels, 3, 1, 1])
+        self.outChannels = outChannels
+        path = w.path
+    }
+
+    /// z [b·F, latent, h, w] → frames [b·F, out, h·upscale, w·upscale], the raw decoder output.
+    public func callAsFunction(_ z: Tensor, frames: Int) -> Tensor {
+        precondition(frames >= 1 && z.shape[0] % frames == 0, "decoder: \(z.shape[0]) rows in videos of \(frames) frames")
+        // One variable, reassigned layer by layer: each activation is freed as soon as the next exists.
+        var h = convIn(z)
+        ActivationTrace.record(path + ".conv_in", h)
+        h = midResnets[0](h, temb: nil, frames: frames)
+        if let midAttention {
+            h = midAttention(h)
+            h = midResnets[1](h, temb: nil, frames: frames)
+        }
+        ActivationTrace.record(path + ".mid_block", h)
+        for (i, block) in upBlocks.enumerated() {
+            block(&h, frames: frames)
+            ActivationTrace.record(path + ".up_blocks.\(i)", h)
+        }
+        h = convOut(normOut(h, silu: true))
+        ActivationTrace.record(path + ".conv_out", h)
+        return timeConvOut(h, frames: frames)
+    }
+}
+
+/// `UpBlockTemporalDecoder`: decoder resnets, then (all but the last block) nearest ×2 + 3×3 conv.
+struct TemporalDecoderUpBlock {
+    let resnets: [SpatioTemporalResBlock]
+    let upsample: Conv2dLayer?
+
+    init(_ w: Weights, inChannels: Int, outChannels: Int, layers: Int, upsample hasUpsample: Bool) throws {
+        resnets = try (0..<layers).map {
+            try decoderResnet(w["resnets"]["\($0)"], $0 == 0 ? inChannels : outChannels, outChannels)
+        }
+        if hasUpsample {
+            let conv = try Conv2dLayer(w["upsamplers"]["0"]["conv"], padding: .same(1))
+            try w["upsamplers"]["0"]["conv"].checkShape(conv.weight, "weight", [outChannels, outChannels, 3, 3])
+            upsample = conv
+        } else {
+            upsample = nil
+        }
+    }
+
+    /// In place, so the caller's tensor is released as soon as each layer has consumed it.
+    func callAsFunction(_ h: inout Tensor, frames: Int) {
+        for resnet in resnets { h = resnet(h, temb: nil, frames: frames) }
+        if let upsample {
+            h = Resample.nearest(h, height: 2 * h.shape[2], width: 2 * h.shape[3])
+            h = upsample(h)
+        }
+    }
+}
+
+/// A decoder `SpatioTemporalResBlock`, with its widths checked against the configured ones.
+func decoderResnet(_ w: Weights, _ inChannels: Int, _ outChannels: Int) throws -> SpatioTemporalResBlock {
+    try checkResnetWidths(w["spatial_res_block"], inChannels, outChannels)
+    let block = try SpatioTemporalResBlock(w, inChannels: inChannels, outChannels: outChannels, eps: 1e-6,
+                                           temporalEps: 1e-5, hasTimeEmbedding: false, switchSpatialToTemporal: true)
+    try w["spatial_res_block"]["conv1"].checkShape(block.spatial.conv1.weight, "weight", [outChannels, inChannels, 3, 3])
+    return block
+}

@@ -1,0 +1,65 @@
+import Foundation
+import SVDCore
+@testable import SVDModels
+import TestSupport
+import XCTest
+
+final class CLIPVisionModelTests: XCTestCase {
+    static func loadModel() throws -> CLIPVisionModelWithProjection {
+        let dir = Fixtures.demoModel.appendingPathComponent("image_encoder")
+        let config = try JSONValue.parse(Data(contentsOf: dir.appendingPathComponent("config.json")))
+        func int(_ key: String) throws -> Int { try XCTUnwrap(config[key]?.intValue, key) }
+        let weights = try SafeTensorsFile(path: dir.appendingPathComponent("model.safetensors").path)
+        return try CLIPVisionModelWithProjection(
+            Weights(weights), hiddenSize: int("hidden_size"), layers: int("num_hidden_layers"),
+            heads: int("num_attention_heads"), patchSize: int("patch_size"), imageSize: int("image_size"),
+            channels: int("num_channels"), eps: Float(try XCTUnwrap(config["layer_norm_eps"]?.doubleValue)))
+    }
+
+    /// CLIP(clip_pixel_values) vs the conditional (last) row of `image_embeddings`, ≤ 1e-5 abs.
+    func testImageEmbeddingsMatchReference() throws {
+        let model = try Self.loadModel()
+        for name in ["basic", "resize-chunked"] {
+            let ref = try SafeTensorsFile(path: Fixtures.casePath(name, "intermediates.safetensors"))
+            let pixels = try ref.tensor("clip_pixel_values")
+            let expected = try ref.tensor("image_embeddings")  // [2, 1, proj]: uncond zeros, then cond
+            let start = ContinuousClock.now
+            let embeds = model(pixels)
+            let elapsed = ContinuousClock.now - start
+            XCTAssertEqual(embeds.shape, [1, model.projectionDim])
+            let cond = expected.slice(first: 1, 1)
+            let err = Self.maxAbsDifference(embeds, cond)
+            print("CLIP \(name): max abs error \(err), forward \(elapsed)")
+            XCTAssertLessThanOrEqual(err, 1e-5, name)
+        }
+    }
+
+    /// Images of a batch are independent: a batch of two equal images gives the single-image row twice, up to
+    /// rounding (BLAS row blocks straddle images, so results are not bit-identical across batch sizes).
+    func testBatchRowsAreIndependent() throws {
+        let model = try Self.loadModel()
+        let pixels = try SafeTensorsFile(path: Fixtures.casePath("basic", "intermediates.safetensors")).tensor("clip_pixel_values")
+        let single = model(pixels)
+        let pair = model(Tensor.concat(first: [pixels, pixels]))
+        XCTAssertEqual(pair.shape, [2, model.projectionDim])
+        XCTAssertLessThanOrEqual(Self.maxAbsDifference(pair.slice(first: 0, 1), single), 1e-6)
+        XCTAssertLessThanOrEqual(Self.maxAbsDifference(pair.slice(first: 1, 1), single), 1e-6)
+    }
+
+    /// Largest |a − b| over two tensors of equal size (shared with the VAE tests).
+    static func maxAbsDifference(_ a: Tensor, _ b: Tensor) -> Float {
+        precondition(a.count == b.count, "compare \(a.shape) with \(b.shape)")
+        var m: Float = 0
+        for i in 0..<a.count { m = max(m, abs(a.scalar(i) - b.scalar(i))) }
+        return m
+    }
+
+    func testMismatchedConfigThrows() throws {
+        let path = Fixtures.demoModel.appendingPathComponent("image_encoder/model.safetensors").path
+        let weights = Weights(try SafeTensorsFile(path: path))
+        XCTAssertThrowsError(try CLIPVisionModelWithProjection(weights, hiddenSize: 32, layers: 2, heads: 2,
+                                                               patchSize: 16, imageSize: 224)) { error in
+            XCTAssertEqual((error as? WeightShapeError)?.key, "vision_model.embeddings.patch_embedding.weight")
+        }
+    }
+}

@@ -1,0 +1,164 @@
+import Foundation
+import SVDCore
+@testable import SVDModels
+import TestSupport
+import XCTest
+
+final class VAETests: XCTestCase {
+    static let cases = ["basic", "resize-chunked"]
+
+    static func loadVAE() throws -> AutoencoderKLTemporalDecoder {
+        let dir = Fixtures.demoModel.appendingPathComponent("vae")
+        let config = try JSONValue.parse(Data(contentsOf: dir.appendingPathComponent("config.json")))
+        let blocks = try XCTUnwrap(config["block_out_channels"]?.arrayValue?.compactMap(\.intValue))
+        let weights = try SafeTensorsFile(path: dir.appendingPathComponent("diffusion_pytorch_model.safetensors").path)
+        return try AutoencoderKLTemporalDecoder(
+            Weights(weights), blockOutChannels: blocks,
+            layersPerBlock: try XCTUnwrap(config["layers_per_block"]?.intValue),
+            latentChannels: try XCTUnwrap(config["latent_channels"]?.intValue),
+            scalingFactor: try XCTUnwrap(config["scaling_factor"]?.doubleValue))
+    }
+
+    static func reference(_ name: String) throws -> SafeTensorsFile {
+        try SafeTensorsFile(path: Fixtures.casePath(name, "intermediates.safetensors"))
+    }
+
+    /// `latents_final` [M, F, 4, h, w] flattened to [M·F, 4, h, w].
+    static func finalLatents(_ ref: SafeTensorsFile) throws -> Tensor {
+        let z = try ref.tensor("latents_final")
+        return z.reshaped([-1] + Array(z.shape.suffix(3)))
+    }
+
+    /// encode(vae_image_noisy) vs the conditional (last) row of `image_latents`, ≤ 3e-4 abs.
+    func testEncodeMatchesReference() throws {
+        let vae = try Self.loadVAE()
+        for name in Self.cases {
+            let ref = try Self.reference(name)
+            let image = try ref.tensor("vae_image_noisy")
+            let expected = try ref.tensor("image_latents")  // [2, 4, h, w]: uncond zeros, then cond
+            let start = ContinuousClock.now
+            let latents = vae.encode(image)
+            let elapsed = ContinuousClock.now - start
+            XCTAssertEqual(latents.shape, [1] + Array(expected.shape.dropFirst()))
+            let err = CLIPVisionModelTests.maxAbsDifference(latents, expected.slice(first: 1, 1))
+            print("VAE encode \(name): max abs error \(err), forward \(elapsed)")
+            XCTAssertLessThanOrEqual(err, 3e-4, name)
+        }
+    }
+
+    /// Chunked decode of `latents_final` with the case's decode_chunk_size vs `frames_decoded`, ≤ 2e-3 abs.
+    func testChunkedDecodeMatchesReference() throws {
+        let vae = try Self.loadVAE()
+        for name in Self.cases {
+            let ref = try Self.reference(name)
+            let caseJSON = try JSONValue.parse(Data(contentsOf: URL(fileURLWithPath: Fixtures.casePath(name, "case.json"))))
+            let chunk = try XCTUnwrap(caseJSON["decode_chunk_size"]?.intValue)
+            let expected = try ref.tensor("frames_decoded")  // [k, 3, H, W] at frames_decoded_indices
+            let indices = try int64Values(ref, "frames_decoded_indices")
+            let z = try Self.finalLatents(ref)
+            let start = ContinuousClock.now
+            let frames = vae.decode(latents: z, chunkSize: chunk)
+            let elapsed = ContinuousClock.now - start
+            XCTAssertEqual(frames.shape, [z.shape[0]] + Array(expected.shape.dropFirst()))
+            var err: Float = 0
+            for (k, index) in indices.enumerated() {
+                err = max(err, CLIPVisionModelTests.maxAbsDifference(frames.slice(first: index, 1), expected.slice(first: k, 1)))
+            }
+            print("VAE decode \(name) (chunks of \(chunk), \(z.shape[0]) frames): max abs error \(err) at frames \(indices), forward \(elapsed)")
+            XCTAssertLessThanOrEqual(err, 2e-3, name)
+        }
+    }
+
+    /// The fixed work partitions make the decoder's bits independent of the worker count.
+    func testDecodeIsBitIdenticalAcrossWorkerCounts() throws {
+        let vae = try Self.loadVAE()
+        let z = try Self.finalLatents(try Self.reference("resize-chunked")).slice(first: 0, 3)
+        let saved = Parallel.workerCount
+        defer { Parallel.workerCount = saved }
+        var outputs: [[Float]] = []
+        for workers in [1, 2] {
+            Parallel.workerCount = workers
+            let start = ContinuousClock.now
+            outputs.append(vae.decode(latents: z, chunkSize: 2).array)  // chunks 2, 1
+            print("VAE decode of 3 frames with \(workers) worker(s): \(ContinuousClock.now - start)")
+        }
+        XCTAssertEqual(outputs[0].map(\.bitPattern), outputs[1].map(\.bitPattern))
+    }
+
+    /// Decoding in chunks is decoding each chunk as its own video.
+    func testDecodeChunksAreIndependentVideos() throws {
+        let vae = try Self.loadVAE()
+        let z = try Self.finalLatents(try Self.reference("resize-chunked")).slice(first: 0, 3)
+        let chunked = vae.decode(latents: z, chunkSize: 2)
+        let scale = Float(1 / vae.scalingFactor)
+        let first = vae.decoder(Elementwise.map(z.slice(first: 0, 2)) { $0 * scale }, frames: 2)
+        let last = vae.decoder(Elementwise.map(z.slice(first: 2, 1)) { $0 * scale }, frames: 1)
+        XCTAssertEqual(chunked.array, Tensor.concat(first: [first, last]).array)
+        XCTAssertNotEqual(chunked.array, vae.decode(latents: z, chunkSize: 3).array)
+    }
+
+    /// The channel-major attention op equals the token-layout one on transposed inputs (two heads, two query blocks).
+    func testChannelMajorAttentionMatchesTokenAttention() {
+        let n = 2, c = 8, l = 300, heads = 2
+        func pseudoRandom(_ seed: Float) -> Tensor {
+            let t = Tensor(uninitialized: [n, c, 15, 20])
+            for i in 0..<t.count { t.data[i] = sinf(Float(i) * 0.731 + seed) * 2 }
+            return t
+        }
+        func tokens(_ t: Tensor) -> Tensor {
+            let out = Tensor(uninitialized: [n, l, c])
+            for b in 0..<n { for ch in 0..<c { for p in 0..<l { out.data[(b * l + p) * c + ch] = t.data[(b * c + ch) * l + p] } } }
+            return out
+        }
+        let q = pseudoRandom(0), k = pseudoRandom(1), v = pseudoRandom(2)
+        let channelMajor = Attention.channelMajor(q: q, k: k, v: v, heads: heads)
+        let reference = Attention.scaledDotProduct(q: tokens(q), k: tokens(k), v: tokens(v), heads: heads)
+        XCTAssertLessThanOrEqual(CLIPVisionModelTests.maxAbsDifference(tokens(channelMajor), reference), 1e-5)
+    }
+
+    /// Old checkpoints name the attention projections query/key/value/proj_attn, sometimes as 1×1 convs.
+    func testAttentionAcceptsLegacyKeys() throws {
+        let path = Fixtures.demoModel.appendingPathComponent("vae/diffusion_pytorch_model.safetensors").path
+        let file = try SafeTensorsFile(path: path)
+        let scope = "encoder.mid_block.attentions.0"
+        let channels = try file.tensor("\(scope).to_q.weight").shape[0]
+        let current = try VAEAttention(Weights(file)[scope], channels: channels)
+        let legacy = try VAEAttention(Weights(LegacyAttentionNames(file: file))[scope], channels: channels)
+        let x = Tensor(uninitialized: [2, channels, 5, 7])
+        for i in 0..<x.count { x.data[i] = sinf(Float(i) * 0.37) }
+        XCTAssertEqual(current(x).array, legacy(x).array)
+    }
+
+    func testMismatchedConfigThrows() throws {
+        let path = Fixtures.demoModel.appendingPathComponent("vae/diffusion_pytorch_model.safetensors").path
+        let weights = Weights(try SafeTensorsFile(path: path))
+        XCTAssertThrowsError(try AutoencoderKLTemporalDecoder(weights, blockOutChannels: [32, 64, 64, 64], layersPerBlock: 2,
+                                                              latentChannels: 4, scalingFactor: 0.18215)) { error in
+            XCTAssertEqual((error as? WeightShapeError)?.key, "encoder.down_blocks.1.resnets.0.norm2.weight")
+        }
+    }
+}
+
+/// The VAE file with its attention projections renamed to the legacy names and stored as (C, C, 1, 1).
+private struct LegacyAttentionNames: WeightSource {
+    let file: SafeTensorsFile
+    static let modern = ["query": "to_q", "key": "to_k", "value": "to_v", "proj_attn": "to_out.0"]
+
+    func tensor(_ key: String) throws -> Tensor {
+        for (old, new) in Self.modern {
+            if key.contains(".\(new).") { throw SafeTensorsError.missingTensor(file: file.path, tensor: key) }
+            guard key.contains(".\(old).") else { continue }
+            let t = try file.tensor(key.replacingOccurrences(of: ".\(old).", with: ".\(new)."))
+            return t.rank == 2 ? t.reshaped(t.shape + [1, 1]) : t
+        }
+        return try file.tensor(key)
+    }
+}
+
+/// An I64 tensor's values (little-endian).
+private func int64Values(_ file: SafeTensorsFile, _ name: String) throws -> [Int] {
+    let info = try file.info(name)
+    XCTAssertEqual(info.dtype, .i64)
+    let raw = file.rawBytes(info)
+    return (0..<info.elementCount).map { Int(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self))) }
+}
