@@ -14,6 +14,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        // RFC 4180 reader over Unicode scalars (CRLF inside quotes stays intact); used by SVDBatch only.
+        .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
     ],
     targets: [
         // System libraries (Debian packages named in `providers`).
@@ -35,6 +37,7 @@ let package = Package(
         .target(name: "SVDBatch", dependencies: [
             "SVDCore", "SVDModels", "SVDPipeline", "SVDMedia",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "CSV", package: "CSV.swift"),
         ]),
         .executableTarget(name: "svdbatch", dependencies: [
             "SVDBatch", "SVDPipeline", "SVDMedia", "SVDModels", "SVDCore",

@@ -1,0 +1,75 @@
+import Foundation
+import SVDCore
+import SVDMedia
+
+/// What a run did: its exit status, its plan (when it got that far) and the manifest lines it wrote.
+public struct BatchResult: Sendable {
+    public let status: ExitStatus
+    public let plan: BatchPlan?
+    public let entries: [ManifestEntry]
+}
+
+/// `svdbatch run`: plan, lock, render, report. Never throws: every problem ends as a message and an exit status.
+public enum Batch {
+    public static func run(_ options: BatchOptions, console: BatchConsole = .standard,
+                           stop: StopFlag = StopFlag()) -> BatchResult {
+        let reporter: BatchReporter = console.messagesAreTerminal
+            ? TerminalReporter(sink: console.messages, quiet: options.quiet)
+            : LogReporter(sink: console.messages, quiet: options.quiet)
+        func fatal(_ message: String, _ status: ExitStatus = .fatal, plan: BatchPlan? = nil) -> BatchResult {
+            reporter.error(message)
+            return BatchResult(status: status, plan: plan, entries: [])
+        }
+        if let threads = options.threads { Parallel.workerCount = threads }
+
+        let outputDirectory = options.absolute(options.outputDirectory)
+        var lock: RunLock?
+        if !options.dryRun {
+            do {
+                try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
+                lock = try RunLock.acquire(directory: outputDirectory, shard: options.shard)
+            } catch let error as RunLockError {
+                if case .held = error { return fatal("\(error)", .locked) }
+                return fatal("\(error)")
+            } catch {
+                return fatal("\(outputDirectory.path): cannot create the output folder: \(error.localizedDescription)")
+            }
+        }
+        defer { lock?.release() }
+
+        let planner = Planner(options: options, resolver: ModelResolver(environment: options.environment),
+                              catalog: ModelCatalog(variant: options.variant))
+        let plan: BatchPlan
+        do { plan = try planner.plan() } catch { return fatal("\(error)") }
+        for note in plan.notes { reporter.notice(note) }
+
+        if options.dryRun {
+            console.output.write(PlanPrinter.text(plan))
+            let blocked = plan.jobs.contains { if case .conflict = $0.decision { return true } else { return false } }
+            return BatchResult(status: plan.rejected.isEmpty && !blocked ? .success : .jobsFailed, plan: plan, entries: [])
+        }
+        if let signal = stop.requested { return BatchResult(status: .stopped(by: signal), plan: plan, entries: []) }
+
+        let start = Date()
+        BatchRunner.removeStaleTemporaries(plan)
+        let shard = plan.shard.map { " (shard \($0): \(plan.jobs.count) of \(plan.jobs.count + plan.otherShardJobs) valid jobs)" } ?? ""
+        reporter.info("svdbatch \(Recipe.toolVersion): \(plan.csvPath) → \(outputDirectory.path)\(shard): \(PlanPrinter.summary(plan)); \(Parallel.workerCount) engine threads")
+        let manifest = Manifest(directory: outputDirectory, shard: options.shard)
+        let runner = BatchRunner(plan: plan, options: options, reporter: reporter, stop: stop, manifest: manifest)
+        let entries: [ManifestEntry]
+        let stoppedBy: Int32?
+        do { (entries, stoppedBy) = try runner.run() } catch { return fatal("\(error)", plan: plan) }
+
+        let counts = Dictionary(grouping: entries, by: \.status).mapValues(\.count)
+        let summary = [JobStatus.rendered, .resumed, .upToDate, .conflict, .failed, .interrupted]
+            .compactMap { status in counts[status].map { "\($0) \(status.rawValue)" } }.joined(separator: ", ")
+        let elapsed = DurationText.text(Date().timeIntervalSince(start))
+        if let signal = stoppedBy {
+            reporter.warning("stopped by \(signal == SIGTERM ? "SIGTERM" : "SIGINT") after \(elapsed): \(summary.isEmpty ? "nothing finished" : summary); run again to resume")
+            return BatchResult(status: .stopped(by: signal), plan: plan, entries: entries)
+        }
+        reporter.info("done in \(elapsed): \(summary.isEmpty ? "no jobs" : summary); manifest \(manifest.file.path)")
+        let failed = entries.contains { $0.status.isFailure }
+        return BatchResult(status: failed ? .jobsFailed : .success, plan: plan, entries: entries)
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import SVDCore
+import SVDMedia
+import SVDModels
+import SVDPipeline
+
+/// Carries out a plan under the run lock: reports rejected rows, up-to-date jobs and conflicts, then renders
+/// model group after model group (one model in memory at a time), one manifest line per job.
+struct BatchRunner {
+    let plan: BatchPlan
+    let options: BatchOptions
+    let reporter: BatchReporter
+    let stop: StopFlag
+    let manifest: Manifest
+
+    /// The manifest lines written, in order.
+    func run() throws -> (entries: [ManifestEntry], stoppedBy: Int32?) {
+        var entries: [ManifestEntry] = []
+        func record(line: Int, name: String?, output: URL?, status: JobStatus, seconds: Double, key: String?,
+                    error: String?) throws {
+            let entry = ManifestEntry(csv: plan.csvPath, line: line, name: name, output: output?.path, status: status,
+                                      seconds: seconds, jobKey: key, error: error)
+            try manifest.append(entry)
+            entries.append(entry)
+        }
+
+        for row in plan.rejected {
+            reporter.error("\(options.csvPath):\(row.line): \(row)")
+            try record(line: row.line, name: row.name,
+                       output: row.outputFileName.map { plan.outputDirectory.appendingPathComponent($0) },
+                       status: .failed, seconds: 0, key: nil, error: row.description)
+        }
+        for job in plan.jobs {
+            switch job.decision {
+            case .upToDate:
+                unlink(job.checkpoint.path)   // left by a run killed between publishing the clip and cleaning up
+                reporter.info("\(job.spec.outputFileName) is up to date (line \(job.spec.line))")
+                try record(line: job.spec.line, name: job.spec.name, output: job.output, status: .upToDate, seconds: 0,
+                           key: job.jobKey, error: nil)
+            case let .conflict(reason):
+                reporter.error("\(options.csvPath):\(job.spec.line): conflict: \(reason)")
+                try record(line: job.spec.line, name: job.spec.name, output: job.output, status: .conflict, seconds: 0,
+                           key: job.jobKey, error: reason)
+            case .render, .resume, .replace:
+                break
+            }
+        }
+
+        let toRender = plan.jobs.filter(\.decision.renders)
+        let meter = WorkMeter(jobs: toRender)
+        var index = 0
+        for group in plan.jobsByModel {
+            let jobs = group.filter(\.decision.renders)
+            guard !jobs.isEmpty else { continue }
+            if let signal = stop.requested { return (entries, signal) }
+            let facts = jobs[0].spec.model
+            let loadStart = Date()
+            let pipeline: VideoPipeline
+            do {
+                reporter.info("loading model \(facts.model.name) (\(facts.loadedVariant) weights)")
+                let directory = try ModelDirectory(url: facts.model.folder, variant: facts.variant)
+                pipeline = VideoPipeline(model: try VideoModel(directory: directory))
+                reporter.info("model loaded in \(DurationText.text(Date().timeIntervalSince(loadStart)))")
+            } catch {
+                for job in jobs {
+                    index += 1
+                    let message = "model \(facts.model.name) could not be loaded: \(error)"
+                    reporter.error("\(options.csvPath):\(job.spec.line): \(message)")
+                    meter.jobFinished(remainingSteps: Self.remainingSteps(job), of: job.spec.parameters)
+                    try record(line: job.spec.line, name: job.spec.name, output: job.output, status: .failed,
+                               seconds: 0, key: job.jobKey, error: message)
+                }
+                continue
+            }
+            let renderer = JobRenderer(pipeline: pipeline, saveFrames: options.saveFrames, stop: stop,
+                                       reporter: reporter, meter: meter)
+            for job in jobs {
+                if let signal = stop.requested { return (entries, signal) }
+                index += 1
+                if case let .replace(reason) = job.decision {
+                    reporter.warning("--force: replacing \(job.output.path): \(reason)")
+                }
+                let start = Date()
+                let outcome = renderer.render(job, index: index, count: toRender.count)
+                let seconds = Date().timeIntervalSince(start)
+                meter.jobFinished(remainingSteps: outcome.remainingSteps, of: job.spec.parameters)
+                switch outcome.status {
+                case .rendered, .resumed, .upToDate:
+                    reporter.info("\(outcome.status == .resumed ? "resumed and finished" : "rendered") \(job.output.path) in \(DurationText.text(seconds))")
+                case .interrupted:
+                    reporter.warning("\(job.spec.outputFileName): \(outcome.error ?? "interrupted")")
+                case .failed, .conflict:
+                    reporter.error("\(options.csvPath):\(job.spec.line): \(job.spec.outputFileName): \(outcome.error ?? "failed")")
+                }
+                try record(line: job.spec.line, name: job.spec.name, output: job.output, status: outcome.status,
+                           seconds: seconds, key: outcome.jobKey, error: outcome.error)
+                if outcome.status == .interrupted, let signal = stop.requested { return (entries, signal) }
+            }
+        }
+        return (entries, stop.requested)
+    }
+
+    static func remainingSteps(_ job: PlannedJob) -> Int {
+        if case let .resume(done, total) = job.decision { return total - done }
+        return job.spec.parameters.numInferenceSteps
+    }
+
+    /// Removes what killed runs left behind for this shard's jobs: temporary files of clips, checkpoints
+    /// and frames (`.X.tmp-PID`). Only this shard's names are touched, since other shards may be writing
+    /// theirs in the same folder right now; this shard's are safe, as the run lock is held.
+    static func removeStaleTemporaries(_ plan: BatchPlan) {
+        let fm = FileManager.default
+        let targets = Set(plan.jobs.flatMap { [$0.spec.outputFileName, $0.spec.checkpointFileName] })
+        for entry in (try? fm.contentsOfDirectory(atPath: plan.outputDirectory.path)) ?? [] {
+            if let target = temporaryTarget(entry), targets.contains(target) {
+                unlink(plan.outputDirectory.appendingPathComponent(entry).path)
+            }
+        }
+        for job in plan.jobs {
+            let folder = plan.outputDirectory.appendingPathComponent(job.spec.framesFolderName)
+            for entry in (try? fm.contentsOfDirectory(atPath: folder.path)) ?? [] where temporaryTarget(entry)?.hasPrefix("frame_") == true {
+                unlink(folder.appendingPathComponent(entry).path)
+            }
+        }
+    }
+
+    /// "X" for a temporary file named ".X.tmp-PID".
+    static func temporaryTarget(_ fileName: String) -> String? {
+        guard fileName.hasPrefix("."), let range = fileName.range(of: ".tmp-", options: .backwards) else { return nil }
+        let target = String(fileName[fileName.index(after: fileName.startIndex)..<range.lowerBound])
+        return AtomicFile.isTemporary(fileName, of: target) ? target : nil
+    }
+}

@@ -1,0 +1,168 @@
+import CSV
+import Foundation
+
+/// The columns a job list may have. Everything but `image` and `seed` is optional and overrides a default.
+public enum JobColumn: String, CaseIterable, Sendable {
+    case image, seed, name, model, width, height, format
+    case numFrames = "num_frames"
+    case numInferenceSteps = "num_inference_steps"
+    case fps
+    case motionBucketId = "motion_bucket_id"
+    case noiseAugStrength = "noise_aug_strength"
+    case minGuidanceScale = "min_guidance_scale"
+    case maxGuidanceScale = "max_guidance_scale"
+    case decodeChunkSize = "decode_chunk_size"
+
+    public static let required: [JobColumn] = [.image, .seed]
+    public static var knownNames: String { allCases.map(\.rawValue).joined(separator: ", ") }
+}
+
+/// Why a job list cannot be used at all (the run exits with status 2). Every case names the file.
+public enum JobTableError: Error, CustomStringConvertible, Equatable {
+    case unreadable(path: String, reason: String)
+    case notUTF8(path: String, detail: String)
+    case noHeader(path: String)
+    case emptyColumnName(path: String, position: Int)
+    case duplicateColumn(path: String, column: String)
+    case unknownColumns(path: String, columns: [String])
+    case missingColumns(path: String, columns: [String])
+
+    public var description: String {
+        switch self {
+        case let .unreadable(path, reason):
+            return "\(path): cannot read the job list: \(reason)"
+        case let .notUTF8(path, detail):
+            return "\(path): the job list is not UTF-8 text (\(detail)); save it as \"CSV UTF-8\""
+        case let .noHeader(path):
+            return "\(path): the job list is empty; its first line must name the columns, e.g. image,seed"
+        case let .emptyColumnName(path, position):
+            return "\(path):1: column \(position) of the header has no name; remove it or name it (known columns: \(JobColumn.knownNames))"
+        case let .duplicateColumn(path, column):
+            return "\(path):1: column '\(column)' appears more than once in the header; keep one"
+        case let .unknownColumns(path, columns):
+            let list = columns.map { "'\($0)'" }.joined(separator: ", ")
+            return "\(path):1: unknown column\(columns.count == 1 ? "" : "s") \(list); the known columns are \(JobColumn.knownNames)"
+        case let .missingColumns(path, columns):
+            return "\(path):1: the header lacks the required column\(columns.count == 1 ? "" : "s") \(columns.joined(separator: ", ")); every job list needs image and seed"
+        }
+    }
+}
+
+/// One data record of the job list: the line it starts on and its cells by column. Cells are trimmed of
+/// surrounding spaces and tabs; a column missing from a short record reads as empty (= the default).
+public struct JobRow: Sendable, Equatable {
+    public let line: Int
+    public let cells: [JobColumn: String]
+    /// Set when the record has more fields than the header (usually an unquoted comma in a value).
+    public let extraFields: Int
+
+    public init(line: Int, cells: [JobColumn: String], extraFields: Int = 0) {
+        self.line = line
+        self.cells = cells
+        self.extraFields = extraFields
+    }
+
+    /// The cell's text, or nil when it is empty or the column is absent.
+    public subscript(_ column: JobColumn) -> String? {
+        guard let value = cells[column], !value.isEmpty else { return nil }
+        return value
+    }
+}
+
+/// A job list read from CSV (RFC 4180: quoted fields with commas, doubled quotes and line breaks; an
+/// optional UTF-8 BOM; LF or CRLF line ends). Blank records are skipped. Line numbers are the physical lines
+/// where records start, counting line breaks inside quoted fields, so error messages point at the right line.
+public struct JobTable: Sendable {
+    /// The file as the user named it (for messages).
+    public let path: String
+    /// The header's columns, in file order.
+    public let columns: [JobColumn]
+    public let rows: [JobRow]
+
+    public static func load(path: String) throws -> JobTable {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            let reason = (error as NSError).localizedFailureReason ?? (error as NSError).localizedDescription
+            throw JobTableError.unreadable(path: path, reason: reason)
+        }
+        return try parse(data, path: path)
+    }
+
+    public static func parse(_ data: Data, path: String) throws -> JobTable {
+        var bytes = [UInt8](data)
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
+        if bytes.starts(with: [0xFF, 0xFE]) || bytes.starts(with: [0xFE, 0xFF]) {
+            throw JobTableError.notUTF8(path: path, detail: "it starts with a UTF-16 byte order mark")
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw JobTableError.notUTF8(path: path, detail: "it holds byte sequences that are not UTF-8")
+        }
+        let records = try readRecords(text, path: path)
+        guard let header = records.first(where: { !$0.isBlank }) else { throw JobTableError.noHeader(path: path) }
+        let columns = try headerColumns(header.fields, path: path)
+        var rows: [JobRow] = []
+        for record in records where record.line > header.line && !record.isBlank {
+            var cells: [JobColumn: String] = [:]
+            for (column, value) in zip(columns, record.fields) { cells[column] = trim(value) }
+            rows.append(JobRow(line: record.line, cells: cells, extraFields: max(0, record.fields.count - columns.count)))
+        }
+        return JobTable(path: path, columns: columns, rows: rows)
+    }
+
+    struct Record {
+        let line: Int
+        let fields: [String]
+        var isBlank: Bool { fields.allSatisfy { trim($0).isEmpty } }
+    }
+
+    /// Splits the text into records with the line each starts on.
+    static func readRecords(_ text: String, path: String) throws -> [Record] {
+        let reader: CSVReader
+        do { reader = try CSVReader(string: text, hasHeaderRow: false) } catch {
+            throw JobTableError.unreadable(path: path, reason: "the CSV reader refused it (\(error))")
+        }
+        var records: [Record] = []
+        var line = 1
+        while let fields = reader.next() {
+            records.append(Record(line: line, fields: fields))
+            // The record's own terminator plus the line breaks kept inside its quoted fields.
+            line += 1 + fields.reduce(0) { $0 + lineBreaks(in: $1) }
+        }
+        if let error = reader.error {
+            throw JobTableError.unreadable(path: path, reason: "the CSV reader stopped near line \(line): \(error)")
+        }
+        return records
+    }
+
+    /// Line breaks as the reader counts them: CRLF, LF and a lone CR are one each.
+    static func lineBreaks(in field: String) -> Int {
+        var count = 0
+        var previousCR = false
+        for scalar in field.unicodeScalars {
+            if scalar == "\r" { count += 1; previousCR = true; continue }
+            if scalar == "\n" && !previousCR { count += 1 }
+            previousCR = false
+        }
+        return count
+    }
+
+    static func headerColumns(_ names: [String], path: String) throws -> [JobColumn] {
+        var columns: [JobColumn] = []
+        var unknown: [String] = []
+        for (index, raw) in names.enumerated() {
+            let name = trim(raw)
+            guard !name.isEmpty else { throw JobTableError.emptyColumnName(path: path, position: index + 1) }
+            guard let column = JobColumn(rawValue: name.lowercased()) else { unknown.append(name); continue }
+            guard !columns.contains(column) else { throw JobTableError.duplicateColumn(path: path, column: name) }
+            columns.append(column)
+        }
+        guard unknown.isEmpty else { throw JobTableError.unknownColumns(path: path, columns: unknown) }
+        let missing = JobColumn.required.filter { !columns.contains($0) }.map(\.rawValue)
+        guard missing.isEmpty else { throw JobTableError.missingColumns(path: path, columns: missing) }
+        return columns
+    }
+
+    static func trim(_ s: String) -> String { s.trimmingCharacters(in: CharacterSet(charactersIn: " \t")) }
+}

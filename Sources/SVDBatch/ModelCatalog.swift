@@ -1,0 +1,71 @@
+import Foundation
+import SVDMedia
+import SVDModels
+
+/// What planning needs to know about one model: the folder checks out, its default frame count, which weight
+/// files were chosen and (on demand) its fingerprint. The networks themselves are built only by the runner,
+/// one model at a time.
+public struct ModelFacts: Sendable {
+    public let model: ResolvedModel
+    public let variant: WeightVariant?
+    /// The UNet config's num_frames: the default for rows that leave num_frames empty.
+    public let defaultFrames: Int
+    /// The variant loaded, e.g. "fp16", or per component when they differ ("image_encoder=fp32, unet=fp16").
+    public let loadedVariant: String
+    /// How the weights were chosen (e.g. a fallback to fp16).
+    public let notes: [String]
+    let loadedFiles: [String]
+
+    /// Groups jobs that can share one loaded model.
+    public var groupKey: String { model.folder.path + "|" + (variant?.rawValue ?? "auto") }
+}
+
+/// Opens each distinct model once during planning and remembers the outcome (success or error), and hashes a
+/// model only when a job of this run needs its fingerprint.
+public final class ModelCatalog {
+    private let variant: WeightVariant?
+    private let digestCache: FileDigestCache?
+    private var facts: [String: Result<ModelFacts, Error>] = [:]
+    private var fingerprints: [String: ModelFingerprintRecord] = [:]
+
+    public init(variant: WeightVariant?, digestCache: FileDigestCache? = FileDigestCache.shared()) {
+        self.variant = variant
+        self.digestCache = digestCache
+    }
+
+    public func facts(for model: ResolvedModel) throws -> ModelFacts {
+        let key = model.folder.path
+        if let known = facts[key] { return try known.get().renamed(model) }
+        let result = Result { () throws -> ModelFacts in
+            let directory = try ModelDirectory(url: model.folder, variant: variant)
+            return ModelFacts(model: model, variant: variant, defaultFrames: directory.unetConfig.numFrames,
+                              loadedVariant: Self.describe(directory.loadedVariants), notes: directory.notes,
+                              loadedFiles: directory.loadedFiles)
+        }
+        facts[key] = result
+        return try result.get()
+    }
+
+    /// SHA-256 of every config and weight file (from the user's digest cache when unchanged).
+    public func fingerprint(of facts: ModelFacts) throws -> ModelFingerprintRecord {
+        if let known = fingerprints[facts.groupKey] { return known }
+        let print = try ModelFingerprint(root: facts.model.folder, relativePaths: facts.loadedFiles, cache: digestCache)
+        let record = ModelFingerprintRecord(files: print.files, sha256: print.combined)
+        fingerprints[facts.groupKey] = record
+        return record
+    }
+
+    static func describe(_ variants: [ModelComponent: WeightVariant]) -> String {
+        let distinct = Set(variants.values)
+        if distinct.count == 1, let only = distinct.first { return only.rawValue }
+        return variants.map { "\($0.key.rawValue)=\($0.value.rawValue)" }.sorted().joined(separator: ", ")
+    }
+}
+
+extension ModelFacts {
+    /// The same facts for another spelling of the same folder (recipes keep the name the user gave).
+    func renamed(_ model: ResolvedModel) -> ModelFacts {
+        ModelFacts(model: model, variant: variant, defaultFrames: defaultFrames, loadedVariant: loadedVariant,
+                   notes: notes, loadedFiles: loadedFiles)
+    }
+}

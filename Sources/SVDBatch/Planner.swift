@@ -1,0 +1,149 @@
+import Foundation
+import SVDMedia
+import SVDModels
+import SVDPipeline
+
+/// Builds the `BatchPlan`: reads the job list, validates every row, rejects rows that would write the same
+/// files, keeps this shard's jobs, and decides for each whether it renders, resumes, is up to date or is
+/// blocked by a file it must not overwrite. Reads the output folder; writes nothing.
+struct Planner {
+    let options: BatchOptions
+    let resolver: ModelResolver
+    let catalog: ModelCatalog
+
+    func plan() throws -> BatchPlan {
+        let csvURL = options.absolute(options.csvPath)
+        let table: JobTable
+        do { table = try JobTable.load(path: options.csvPath) } catch let error as JobTableError {
+            throw PlanError.jobList(error)
+        }
+        var notes: [String] = []
+        let defaultModel = try runDefaultModel(needed: table.rows.contains { $0[.model] == nil }, notes: &notes)
+
+        let validator = RowValidator(csvFolder: csvURL.deletingLastPathComponent(),
+                                     defaults: RowDefaults(format: options.format, crf: options.crf, model: defaultModel),
+                                     resolver: resolver, catalog: catalog, inputs: InputCache())
+        var rejected: [RowError] = []
+        var specs: [JobSpec] = []
+        for row in table.rows {
+            switch validator.validate(row) {
+            case let .success(spec): specs.append(spec)
+            case let .failure(error): rejected.append(error)
+            }
+        }
+        let (unique, clashes) = Self.separateClashes(specs)
+        rejected.append(contentsOf: clashes)
+
+        let outputDirectory = options.absolute(options.outputDirectory)
+        var jobs: [PlannedJob] = []
+        var otherShards = 0
+        for spec in unique {
+            guard options.shard?.contains(outputFileName: spec.outputFileName) ?? true else {
+                otherShards += 1
+                continue
+            }
+            do {
+                jobs.append(try plannedJob(spec, in: outputDirectory))
+            } catch {
+                rejected.append(RowError(line: spec.line, name: spec.name, outputFileName: spec.outputFileName,
+                                         reasons: ["model: \(error)"]))
+            }
+        }
+        var noted = Set<String>()
+        for facts in jobs.map(\.spec.model) where noted.insert(facts.groupKey).inserted {
+            notes.append(contentsOf: facts.notes.map { "model \(facts.model.name): \($0)" })
+        }
+        return BatchPlan(csvPath: csvURL.path, outputDirectory: outputDirectory, shard: options.shard,
+                         rowCount: table.rows.count, rejected: rejected.sorted { $0.line < $1.line }, jobs: jobs,
+                         otherShardJobs: otherShards, notes: notes)
+    }
+
+    /// `--model`, else (if some row names no model) `SVDBATCH_MODEL` or the demo model. Not finding or not
+    /// opening it stops the run: every row without a model column would fail the same way.
+    private func runDefaultModel(needed: Bool, notes: inout [String]) throws -> ResolvedModel? {
+        do {
+            let model: ResolvedModel
+            if let reference = options.model {
+                model = try resolver.resolve(reference, relativeTo: options.workingDirectory)
+            } else if needed {
+                model = try resolver.resolveDefault(workingDirectory: options.workingDirectory)
+            } else {
+                return nil
+            }
+            _ = try catalog.facts(for: model)
+            if model.source == .demo {
+                notes.append("using the bundled demo model \(model.folder.path): real SVD architecture with random weights, so its clips show abstract motion; pass --model DIR|REPO_ID or set SVDBATCH_MODEL for a real model")
+            }
+            return model
+        } catch {
+            let origin = options.model != nil ? "--model" : "the default model"
+            throw PlanError.model("\(origin): \(error)")
+        }
+    }
+
+    /// Rows whose outputs collide (same NAME: they would share the clip, the `.NAME.state` checkpoint or the
+    /// frames folder) are all rejected, before anything renders.
+    static func separateClashes(_ specs: [JobSpec]) -> (unique: [JobSpec], clashes: [RowError]) {
+        let byName = Dictionary(grouping: specs, by: \.name)
+        var clashes: [RowError] = []
+        var unique: [JobSpec] = []
+        for spec in specs {
+            let group = byName[spec.name]!
+            guard group.count > 1 else { unique.append(spec); continue }
+            let others = group.filter { $0.line != spec.line }
+            let list = others.map { "line \($0.line) (\($0.outputFileName))" }.joined(separator: ", ")
+            let same = others.contains { $0.outputFileName == spec.outputFileName }
+            let what = same ? "the same output \(spec.outputFileName)" : "the name \(spec.name) (checkpoint .\(spec.name).state, frames folder \(spec.name)_frames/)"
+            clashes.append(RowError(line: spec.line, name: spec.name, outputFileName: spec.outputFileName,
+                                    reasons: ["\(what) is also used by \(list); give each row its own name"]))
+        }
+        return (unique, clashes)
+    }
+
+    private func plannedJob(_ spec: JobSpec, in directory: URL) throws -> PlannedJob {
+        let fingerprint = try catalog.fingerprint(of: spec.model)
+        let model = ModelRecord(name: spec.model.model.name, variant: spec.model.loadedVariant, fingerprint: fingerprint)
+        let key = try Recipe.jobKey(modelSHA256: fingerprint.sha256, inputPixelsSHA256: spec.input.pixelsSHA256,
+                                    parameters: RenderParameters(spec.parameters), encoder: spec.encoder)
+        let output = directory.appendingPathComponent(spec.outputFileName)
+        let checkpoint = directory.appendingPathComponent(spec.checkpointFileName)
+        let decision = Self.decide(output: output, checkpoint: checkpoint, jobKey: key,
+                                   totalSteps: spec.parameters.numInferenceSteps, force: options.force)
+        return PlannedJob(spec: spec, jobKey: key, model: model, output: output, checkpoint: checkpoint, decision: decision)
+    }
+
+    /// Looks at what is on disk for one job.
+    static func decide(output: URL, checkpoint: URL, jobKey: String, totalSteps: Int, force: Bool) -> JobDecision {
+        if let blocker = existingOutputProblem(output, jobKey: jobKey) {
+            guard let reason = blocker else { return .upToDate }
+            return force ? .replace(reason: reason) : .conflict(reason: reason + "; it is left alone (--force replaces it)")
+        }
+        do {
+            guard let state = try CheckpointFile.read(checkpoint) else { return .render(note: nil) }
+            guard state.jobKey == jobKey, state.totalSteps == totalSteps else {
+                return .render(note: "replaces the checkpoint of a different job in \(checkpoint.lastPathComponent)")
+            }
+            return .resume(stepsDone: state.checkpoint.stepsDone, totalSteps: totalSteps)
+        } catch {
+            return .render(note: "\(error)")
+        }
+    }
+
+    /// nil: nothing at `output`. `.some(nil)`: this job's clip. `.some(reason)`: something else is there.
+    static func existingOutputProblem(_ output: URL, jobKey: String) -> String?? {
+        var info = stat()
+        guard lstat(output.path, &info) == 0 else { return nil }
+        guard info.st_mode & S_IFMT == S_IFREG else { return .some("\(output.path) exists and is not a regular file") }
+        let recipe: Recipe
+        do {
+            let probe = try ClipReader.probe(output)
+            recipe = try Recipe.decode(comment: probe.comment, file: output.path)
+        } catch {
+            return .some("\(output.path) exists but is not an svdbatch clip of this job (\(error))")
+        }
+        guard recipe.jobKey == jobKey else {
+            return .some("\(output.path) exists with a different job_key (\(recipe.jobKey.prefix(12))…, this job's is \(jobKey.prefix(12))…): made from other inputs or settings")
+        }
+        return .some(nil)
+    }
+}

@@ -1,0 +1,132 @@
+import ArgumentParser
+import Foundation
+import SVDBatch
+import SVDMedia
+import SVDModels
+
+/// `svdbatch [run] JOBS.csv …`: the batch renderer, and the default subcommand.
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Render every job of a CSV job list into clips (the default subcommand: `svdbatch jobs.csv` runs it).",
+        discussion: """
+            The job list is CSV with a header row. Required columns: image (path relative to the CSV's \
+            folder), seed (a decimal integer in [-2^63, 2^64)). Optional columns, an empty cell meaning the \
+            default: name, model, width (1024), height (576), num_frames (the model's), num_inference_steps (25), \
+            fps (7), motion_bucket_id (127), noise_aug_strength (0.02), min_guidance_scale (1.0), \
+            max_guidance_scale (3.0), decode_chunk_size (num_frames), format (--format).
+
+            Each job writes NAME.EXT into the output folder, NAME defaulting to <image stem>-s<seed>. A clip \
+            that exists with the same job_key is skipped as up to date; any other file in the way is a \
+            conflict and is left alone unless --force. After every denoising step the job's state is saved \
+            as .NAME.state, so an interrupted run resumes where it stopped, with identical frames. \
+            manifest.jsonl (manifest-shard-K-of-N.jsonl with --shard) gets one JSON line per job per run.
+
+            Examples:
+              svdbatch Samples/jobs.csv --out Output/
+              svdbatch jobs.csv --model stabilityai/stable-video-diffusion-img2vid-xt
+              svdbatch jobs.csv --out /srv/clips --shard 3/8 --quiet
+              svdbatch jobs.csv --dry-run
+
+            Exit status: 0 every job rendered or was up to date; 1 a row was invalid or a job failed or met a \
+            conflict; 2 usage error or fatal problem (unreadable CSV, unknown column, default model missing); \
+            75 another run holds this output folder and shard; 130/143 stopped by SIGINT/SIGTERM (the \
+            checkpoint is kept: run again to resume).
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The job list: CSV with a header row naming its columns (image and seed are required).",
+                                 valueName: "JOBS.csv"))
+    var jobs: String
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Folder for the clips, checkpoints, lock file and manifest; created if missing. Example: --out /srv/clips",
+        valueName: "DIR"))
+    var out = "Output"
+
+    @Option(help: ArgumentHelp(
+        "Model for rows without a model column: a diffusers folder, or a Hugging Face repository id already in the local cache (HF_HUB_CACHE, HF_HOME/hub or ~/.cache/huggingface/hub; never downloaded). Default: $SVDBATCH_MODEL, else the bundled demo model. Example: --model stabilityai/stable-video-diffusion-img2vid-xt",
+        valueName: "DIR|REPO_ID"))
+    var model: String?
+
+    @Option(help: ArgumentHelp(
+        "Weight files to load: fp16 (*.fp16.safetensors) or fp32. Default: fp32 when present, else fp16. Computation is float32 either way. Example: --variant fp16",
+        valueName: "fp16|fp32"),
+        transform: { text in
+            guard let variant = WeightVariant(rawValue: text.lowercased()) else {
+                throw ValidationError("--variant '\(text)' is not fp16 or fp32")
+            }
+            return variant
+        })
+    var variant: WeightVariant?
+
+    @Option(help: ArgumentHelp(
+        "Clip format for rows without a format column: mp4 (H.264, plays everywhere), webm (VP9) or mkv (lossless FFV1, exact frames). Example: --format mkv",
+        valueName: "mp4|webm|mkv"),
+        transform: { text in
+            guard let format = ClipFormat(rawValue: text.lowercased()) else {
+                throw ValidationError("--format '\(text)' is not mp4, webm or mkv")
+            }
+            return format
+        })
+    var format: ClipFormat = .mp4
+
+    @Option(help: ArgumentHelp(
+        "Constant-quality level: mp4 0–51 (default 18), webm 0–63 (default 30); lower means better and bigger. mkv rows are lossless and ignore it. Example: --crf 23",
+        valueName: "N"))
+    var crf: Int?
+
+    @Flag(help: "Also write each rendered job's frames as PNG: NAME_frames/frame_0000.png, frame_0001.png, … (jobs skipped as up to date are not re-rendered for this).")
+    var saveFrames = false
+
+    @Option(help: ArgumentHelp(
+        "Engine worker threads (default: the machine's cores, \(ProcessInfo.processInfo.activeProcessorCount) here). Never changes a result bit, and leaves the encoder's fixed thread count alone. Example: --threads 4",
+        valueName: "N"))
+    var threads: Int?
+
+    @Option(help: ArgumentHelp(
+        "Render only shard K of N (0 ≤ K < N): the jobs whose output file name hashes to K. N machines with K = 0…N-1 split one CSV with no overlap and no coordination, even into one folder. Example (Slurm array): --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT",
+        valueName: "K/N"))
+    var shard: String?
+
+    @Flag(help: "Replace files in the way of a job (a different job's clip, or a file without a recipe) instead of reporting a conflict. Up-to-date clips are still skipped.")
+    var force = false
+
+    @Flag(help: "Print the plan (every job, its output, and whether it would render, resume, be skipped or meet a conflict) and render nothing. Exits 1 if a row is invalid or a job would meet a conflict.")
+    var dryRun = false
+
+    @Flag(help: "Print errors only (no progress, no event lines).")
+    var quiet = false
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads \(threads): need at least 1") }
+        if let crf, !(0...63).contains(crf) { throw ValidationError("--crf \(crf) is outside 0–63") }
+        if let shard { _ = try parsedShard(shard) }
+    }
+
+    private func parsedShard(_ text: String) throws -> Shard {
+        do { return try Shard(parsing: text) } catch { throw ValidationError("\(error)") }
+    }
+
+    func run() throws {
+        var options = BatchOptions(csvPath: jobs)
+        options.outputDirectory = out
+        options.model = model
+        options.variant = variant
+        options.format = format
+        options.crf = crf
+        options.saveFrames = saveFrames
+        options.threads = threads
+        options.shard = try shard.map(parsedShard)
+        options.force = force
+        options.dryRun = dryRun
+        options.quiet = quiet
+
+        let stop = StopFlag()
+        let trap = SignalTrap(flag: stop) { signal in
+            Console.error("\(signal == SIGTERM ? "SIGTERM" : "SIGINT"): stopping after the current denoising step; the checkpoint is kept (signal again to quit at once)")
+        }
+        let result = withExtendedLifetime(trap) { Batch.run(options, stop: stop) }
+        if result.status != .success { throw ExitCode(result.status.rawValue) }
+    }
+}
