@@ -6,6 +6,9 @@ import Foundation
 public enum BLAS {
     private static let configured: Bool = {
         openblas_set_num_threads(1)
+        // A fixed mmap threshold: glibc otherwise raises it after large frees, and freed activations then stay
+        // in malloc's arenas, inflating the resident size far beyond the live tensors.
+        _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 1 << 20)
         return true
     }()
 
@@ -29,3 +32,7 @@ public enum BLAS {
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 }
+
+/// glibc's `mallopt` (declared in <malloc.h>, which Swift's Glibc module does not import).
+@_silgen_name("mallopt")
+private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32

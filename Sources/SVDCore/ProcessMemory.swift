@@ -1,0 +1,18 @@
+import Foundation
+
+/// The process's resident memory as the kernel reports it.
+public enum ProcessMemory {
+    /// Peak resident set size (VmHWM) in bytes, or nil where /proc is unavailable.
+    public static func peakResidentBytes() -> Int? { statusField("VmHWM:") }
+    /// Current resident set size (VmRSS) in bytes.
+    public static func residentBytes() -> Int? { statusField("VmRSS:") }
+
+    private static func statusField(_ name: String) -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix(name) {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            if fields.count >= 2, let kb = Int(fields[1]) { return kb * 1024 }
+        }
+        return nil
+    }
+}
