@@ -16,11 +16,15 @@ struct BenchCommand: ParsableCommand {
             Example (the reference 'basic' case on the demo model):
               svdbatch bench --model Samples/demo-model --image Tests/Fixtures/cases/basic/input.png \\
                 --width 192 --height 128 --steps 6
+            With --sgemm N it instead measures the engine's single-threaded matrix product (N×N×N) in GFLOP/s.
             """
     )
 
-    @Option(help: "A diffusers-format SVD model folder.")
-    var model: String
+    @Option(help: "A diffusers-format SVD model folder (required unless --sgemm is given).")
+    var model: String?
+
+    @Option(help: "Measure a single-threaded N×N×N sgemm through the engine's BLAS layer instead of a render.")
+    var sgemm: Int?
 
     @Option(help: "Weight variant to load: fp32 or fp16 (default: fp32 when present).")
     var variant: String?
@@ -38,6 +42,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Engine worker threads (default: all cores).") var threads: Int?
 
     func run() throws {
+        if let sgemm { return Self.measureSgemm(size: sgemm) }
+        guard let modelPath = model else { throw ValidationError("--model is required (or use --sgemm N)") }
         if let threads { Parallel.workerCount = threads }
         guard let seed = Seed(parsing: seed) else {
             throw ValidationError("--seed '\(seed)' is not an integer in [-2^63, 2^64)")
@@ -47,7 +53,7 @@ struct BenchCommand: ParsableCommand {
             return v
         }
         let loadStart = Date()
-        let model = try VideoModel(directory: ModelDirectory(url: URL(fileURLWithPath: self.model), variant: weightVariant))
+        let model = try VideoModel(directory: ModelDirectory(url: URL(fileURLWithPath: modelPath), variant: weightVariant))
         let loadSeconds = Date().timeIntervalSince(loadStart)
         let input = try image.map { try ImageInput.load(path: $0) } ?? Self.gradient(width: width, height: height)
         let parameters = VideoParameters(seed: seed, numFrames: frames ?? model.defaultFrames, width: width, height: height,
@@ -59,7 +65,7 @@ struct BenchCommand: ParsableCommand {
         _ = try pipeline.render(image: input, parameters: parameters, timings: timings)
         let total = Date().timeIntervalSince(start)
 
-        print("model \(self.model), \(parameters.numFrames) frames \(width)×\(height), \(steps) steps, " +
+        print("model \(modelPath), \(parameters.numFrames) frames \(width)×\(height), \(steps) steps, " +
               "guidance \(parameters.usesGuidance ? "on" : "off"), decode chunk \(parameters.decodeChunkSize), " +
               "\(Parallel.workerCount) threads, BLAS core \(BLAS.coreName)")
         let rows: [(String, Double)] = [("model load", loadSeconds), ("CLIP image encoder", timings.imageEncoder),
@@ -69,6 +75,19 @@ struct BenchCommand: ParsableCommand {
         func line(_ name: String, _ value: String) { print("  " + name.padding(toLength: 22, withPad: " ", startingAt: 0) + value) }
         for (name, seconds) in rows { line(name, String(format: "%9.3f s", seconds)) }
         if let peak = ProcessMemory.peakResidentBytes() { line("peak RSS", String(format: "%9.1f MiB", Double(peak) / 1_048_576)) }
+    }
+
+    static func measureSgemm(size n: Int) {
+        let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
+        var c = [Float](repeating: 0, count: n * n)
+        var best = Double.infinity
+        for _ in 0..<5 {
+            let start = Date()
+            BLAS.sgemm(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: &c, ldc: n)
+            best = min(best, Date().timeIntervalSince(start))
+        }
+        let gflop = 2 * Double(n) * Double(n) * Double(n) / 1e9
+        print(String(format: "sgemm %d³, 1 thread, BLAS core %@: best of 5 %.3f s = %.1f GFLOP/s", n, BLAS.coreName, best, gflop / best))
     }
 
     /// A deterministic test image: smooth gradients, so the run does not depend on any file.

@@ -1,0 +1,61 @@
+import XCTest
+@testable import SVDCore
+
+/// Every parallel operation must give the same bits whatever the worker count (reproducibility across machines
+/// and `--threads` settings rests on it).
+final class DeterminismTests: XCTestCase {
+    /// A reproducible pseudo-random tensor (values in [-1, 1)).
+    func random(_ shape: [Int], seed: UInt64) -> Tensor {
+        var state = seed
+        let t = Tensor(uninitialized: shape)
+        for i in 0..<t.count {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            t[flat: i] = Float(Int64(bitPattern: state >> 11) % 1_000_000) / 1_000_000
+        }
+        return t
+    }
+
+    func results(workers: Int) -> [[Float]] {
+        let saved = Parallel.workerCount
+        Parallel.workerCount = workers
+        defer { Parallel.workerCount = saved }
+        let x = random([6, 64, 40, 56], seed: 1)           // 2240 positions: two column chunks per image
+        let w = random([32, 64, 3, 3], seed: 2), b = random([32], seed: 3)
+        let conv = Convolution.conv2d(x, weight: w, bias: b, padding: .same(1))
+        let temporal = Convolution.temporalConv3(conv, weight: random([32, 32, 3, 1, 1], seed: 4), bias: b, frames: 3)
+        let gamma = random([32], seed: 5), beta = random([32], seed: 6)
+        let norm = Normalization.groupNorm(temporal, groups: 8, weight: gamma, bias: beta, eps: 1e-6, framesPerSample: 3, silu: true)
+        let tokens = random([2, 700, 64], seed: 7)         // 700 rows: three row chunks, three query blocks
+        let lin = Linear.apply(tokens, weight: random([96, 64], seed: 8), bias: random([96], seed: 9))
+        let q = random([2, 700, 64], seed: 10), k = random([2, 300, 64], seed: 11), v = random([2, 300, 64], seed: 12)
+        let attention = Attention.scaledDotProduct(q: q, k: k, v: v, heads: 4)
+        let ln = Normalization.layerNorm(tokens, weight: random([64], seed: 13), bias: random([64], seed: 14), eps: 1e-5)
+        return [conv.array, temporal.array, norm.array, lin.array, attention.array, ln.array]
+    }
+
+    func testBitIdenticalAcrossWorkerCounts() {
+        let one = results(workers: 1)
+        for workers in [2, 8] {
+            let other = results(workers: workers)
+            for (i, (a, b)) in zip(one, other).enumerated() {
+                XCTAssertTrue(a.map(\.bitPattern) == b.map(\.bitPattern), "operation \(i) differs with \(workers) workers")
+            }
+        }
+    }
+
+    /// The convolution is a cross-correlation with zero padding: check one output against a direct sum.
+    func testConvolutionMatchesDirectSum() {
+        let x = random([1, 3, 5, 7], seed: 21), w = random([2, 3, 3, 3], seed: 22), b = random([2], seed: 23)
+        let y = Convolution.conv2d(x, weight: w, bias: b, stride: 2, padding: Padding2D(top: 0, left: 0, bottom: 1, right: 1))
+        XCTAssertEqual(y.shape, [1, 2, 2, 3])  // (5+1−3)/2+1 × (7+1−3)/2+1
+        for o in 0..<2 { for oy in 0..<2 { for ox in 0..<3 {
+            var s = Double(b[flat: o])
+            for c in 0..<3 { for ky in 0..<3 { for kx in 0..<3 {
+                let iy = oy * 2 + ky, ix = ox * 2 + kx
+                guard iy < 5, ix < 7 else { continue }
+                s += Double(w[flat: ((o * 3 + c) * 3 + ky) * 3 + kx]) * Double(x[flat: (c * 5 + iy) * 7 + ix])
+            } } }
+            XCTAssertEqual(Double(y[flat: (o * 2 + oy) * 3 + ox]), s, accuracy: 1e-5)
+        } } }
+    }
+}
