@@ -1,0 +1,135 @@
+import Foundation
+import SVDBatch
+import SVDMedia
+import XCTest
+
+/// The built `svdbatch` executable, run as separate processes: killed, signalled, locked out, sharded.
+final class BatchProcessTests: XCTestCase {
+    /// Long enough (in steps) to be caught between its first checkpoint and its end.
+    static let longSteps = 24
+    static let longCSV = Tiny.csv([Tiny.row(seed: "77", name: "long", steps: longSteps, frames: 4)])
+
+    /// frames_sha256 of the long job rendered without interruption, in this test run.
+    private func uninterruptedFramesSHA(_ ws: Workspace) throws -> String {
+        try ws.csv("reference.csv", Self.longCSV)
+        let run = ws.run("reference.csv", out: "reference")
+        XCTAssertEqual(run.status, .success, run.messages)
+        return try ws.framesSHA("reference/long.mp4")
+    }
+
+    /// Starts the long job in `out` and returns once its first checkpoint is on disk.
+    private func startLongJob(_ ws: Workspace, out: String) throws -> Process {
+        try ws.csv("long.csv", Self.longCSV)
+        let process = try SVDBatchBinary.start(["long.csv", "--out", out], in: ws.root, log: ws.url("\(out).log"))
+        let appeared = waitFor { FileManager.default.fileExists(atPath: ws.url("\(out)/.long.state").path) || !process.isRunning }
+        XCTAssertTrue(appeared && process.isRunning, "no checkpoint appeared: " + ((try? String(contentsOf: ws.url("\(out).log"), encoding: .utf8)) ?? ""))
+        return process
+    }
+
+    func testSIGKILLMidJobResumesFromTheCheckpointWithIdenticalFrames() throws {
+        let ws = try Workspace()
+        let reference = try uninterruptedFramesSHA(ws)
+
+        let process = try startLongJob(ws, out: "killed")
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationReason, .uncaughtSignal)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: ws.url("killed/long.mp4").path), "no partial clip under the final name")
+        let state = try XCTUnwrap(try CheckpointFile.read(ws.url("killed/.long.state")))
+        XCTAssertTrue((1..<Self.longSteps).contains(state.checkpoint.stepsDone), "killed mid-job, at step \(state.checkpoint.stepsDone)")
+
+        let resumed = ws.run("long.csv", out: "killed")
+        XCTAssertEqual(resumed.status, .success, resumed.messages)
+        XCTAssertEqual(resumed.result.entries.map(\.status), [.resumed])
+        XCTAssertEqual(try ws.manifest("killed").last?.status, .resumed)
+        XCTAssertEqual(try ws.framesSHA("killed/long.mp4"), reference, "a resumed render is bit-identical")
+        XCTAssertEqual(ws.files(in: "killed").filter { $0.hasPrefix(".") && $0 != ".svdbatch.lock" }, [],
+                       "checkpoint and temporary files are gone after success")
+    }
+
+    func testSIGTERMStopsAtAStepBoundaryKeepsTheCheckpointAndExits143() throws {
+        let ws = try Workspace()
+        let reference = try uninterruptedFramesSHA(ws)
+
+        let process = try startLongJob(ws, out: "stopped")
+        process.terminate()
+        process.waitUntilExit()
+        let log = (try? String(contentsOf: ws.url("stopped.log"), encoding: .utf8)) ?? ""
+        XCTAssertEqual(process.terminationReason, .exit, log)
+        XCTAssertEqual(process.terminationStatus, 143, log)
+        let state = try XCTUnwrap(try CheckpointFile.read(ws.url("stopped/.long.state")), log)
+        XCTAssertLessThan(state.checkpoint.stepsDone, Self.longSteps)
+        XCTAssertFalse(ws.files(in: "stopped").contains { $0.contains(".tmp-") }, "no temporary files: \(ws.files(in: "stopped"))")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: ws.url("stopped/long.mp4").path))
+        XCTAssertEqual(try ws.manifest("stopped").last?.status, .interrupted)
+
+        XCTAssertEqual(try SVDBatchBinary.run(["long.csv", "--out", "stopped"], in: ws.root, log: ws.url("resume.log")), 0)
+        XCTAssertEqual(try ws.manifest("stopped").last?.status, .resumed)
+        XCTAssertEqual(try ws.framesSHA("stopped/long.mp4"), reference)
+    }
+
+    func testASecondRunOnTheSameFolderAndShardExits75() throws {
+        let ws = try Workspace()
+        try ws.csv(Tiny.csv([Tiny.row(seed: "1")]))
+        try FileManager.default.createDirectory(at: ws.url("out"), withIntermediateDirectories: true)
+        let held = try RunLock.acquire(directory: ws.url("out"), shard: nil)
+        let status = try SVDBatchBinary.run(["jobs.csv", "--out", "out"], in: ws.root, log: ws.url("locked.log"))
+        XCTAssertEqual(status, 75)
+        let log = try String(contentsOf: ws.url("locked.log"), encoding: .utf8)
+        XCTAssertTrue(log.contains("another svdbatch run"), log)
+        XCTAssertEqual(ws.visibleFiles(in: "out"), [], "the locked-out run touched nothing")
+        held.release()
+    }
+
+    func testShardsSideBySideRenderExactlyTheUnshardedSet() throws {
+        let ws = try Workspace()
+        let rows = (1...6).map { Tiny.row($0 % 2 == 0 ? "coffee.png" : "cat.png", seed: "\($0 * 101)") } + [Tiny.row(seed: "bad")]
+        try ws.csv(Tiny.csv(rows))
+        let whole = ws.run(out: "whole")
+        XCTAssertEqual(whole.status, .jobsFailed)
+        let expected = ws.visibleFiles(in: "whole").filter { $0.hasSuffix(".mp4") }
+        XCTAssertEqual(expected.count, 6)
+
+        let shards = try (0..<2).map {
+            try SVDBatchBinary.start(["jobs.csv", "--out", "split", "--shard", "\($0)/2"], in: ws.root, log: ws.url("shard\($0).log"))
+        }
+        for process in shards { process.waitUntilExit() }
+        XCTAssertEqual(shards.map(\.terminationStatus), [1, 1], "the invalid row fails both shards")
+
+        XCTAssertEqual(ws.visibleFiles(in: "split").filter { $0.hasSuffix(".mp4") }, expected)
+        for clip in expected {
+            XCTAssertEqual(try ws.framesSHA("split/\(clip)"), try ws.framesSHA("whole/\(clip)"), clip)
+        }
+        let parts = try (0..<2).map { try ws.manifest("split", shard: try Shard(index: $0, count: 2)) }
+        let rendered = parts.map { Set($0.filter { $0.status == .rendered }.compactMap(\.name)) }
+        XCTAssertFalse(rendered[0].isEmpty || rendered[1].isEmpty, "both shards got work: \(rendered)")
+        XCTAssertTrue(rendered[0].isDisjoint(with: rendered[1]))
+        XCTAssertEqual(rendered[0].union(rendered[1]).count, 6)
+        for part in parts {
+            XCTAssertEqual(part.filter { $0.status == .failed }.map(\.line), [8], "every shard reports the invalid row")
+        }
+        XCTAssertTrue(ws.files(in: "split").contains(".svdbatch-shard-0-of-2.lock"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: ws.url("split/manifest.jsonl").path))
+    }
+
+    func testUsageErrorsExit2AndTheDemoModelIsFoundFromAnyFolder() throws {
+        let ws = try Workspace()
+        XCTAssertEqual(try SVDBatchBinary.run(["jobs.csv", "--shard", "2/2"], in: ws.root, log: ws.url("usage.log")), 2)
+        XCTAssertEqual(try SVDBatchBinary.run(["jobs.csv", "--format", "avi"], in: ws.root, log: ws.url("usage.log")), 2)
+        XCTAssertEqual(try SVDBatchBinary.run(["--bogus"], in: ws.root, log: ws.url("usage.log")), 2)
+        XCTAssertEqual(try SVDBatchBinary.run(["run", "--help"], in: ws.root, log: ws.url("help.log")), 0)
+        let help = try String(contentsOf: ws.url("help.log"), encoding: .utf8)
+        for option in ["--out", "--model", "--variant", "--format", "--crf", "--save-frames", "--threads", "--shard",
+                       "--force", "--dry-run", "--quiet"] {
+            XCTAssertTrue(help.contains(option), option)
+        }
+
+        // Started far from the source tree, as cron would (in $HOME): the demo model is still found.
+        try ws.csv(Tiny.csv([Tiny.row(seed: "1")]))
+        let status = try SVDBatchBinary.run([ws.url("jobs.csv").path, "--out", ws.url("out").path, "--dry-run"],
+                                            in: URL(fileURLWithPath: "/"), log: ws.url("demo.log"))
+        let log = try String(contentsOf: ws.url("demo.log"), encoding: .utf8)
+        XCTAssertEqual(status, 0, log)
+        XCTAssertTrue(log.contains("demo model") && log.contains("random weights"), log)
+    }
+}

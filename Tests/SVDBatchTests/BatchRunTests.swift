@@ -1,0 +1,237 @@
+import Foundation
+import SVDBatch
+import SVDCore
+import SVDMedia
+import SVDPipeline
+import XCTest
+
+/// End-to-end runs on the demo model, in-process, with tiny jobs (64×64, 3 frames, 2 steps).
+final class BatchRunTests: XCTestCase {
+    func testGoodAndBadRowsGiveClipsErrorsWithLineNumbersManifestAndStatus1() throws {
+        let ws = try Workspace()
+        try ws.csv(Tiny.csv([
+            Tiny.row(seed: "42"),                                             // 2: good
+            Tiny.row("missing.png", seed: "1"),                               // 3: image missing
+            Tiny.row(seed: "abc"),                                            // 4: bad seed
+            "cat.png,7,,100,64,3,2",                                          // 5: bad width
+            Tiny.row(seed: "8", name: "../escape"),                           // 6: traversal
+            Tiny.row("coffee.png", seed: "-9223372036854775808"),             // 7: good, seed −2^63
+            Tiny.row(seed: "18446744073709551616"),                           // 8: seed 2^64
+            Tiny.row(seed: "18446744073709551615"),                           // 9: good, seed 2^64−1
+            Tiny.row(seed: "9", name: ".hidden"),                             // 10: hidden name
+            Tiny.row(seed: ""),                                               // 11: empty seed
+        ]))
+        let run = ws.run()
+        XCTAssertEqual(run.status, .jobsFailed)
+        XCTAssertEqual(ws.visibleFiles(in: "out"), ["cat-s18446744073709551615.mp4", "cat-s42.mp4",
+                                                    "coffee-s-9223372036854775808.mp4", "manifest.jsonl"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: ws.url("escape.mp4").path))
+        XCTAssertFalse(ws.files(in: "out").contains { $0.contains(".tmp-") })
+
+        for (line, words) in [(3, "missing.png"), (4, "seed 'abc'"), (5, "width 100"), (6, "name '../escape'"),
+                              (8, "seed '18446744073709551616'"), (10, "name '.hidden'"), (11, "seed is empty")] {
+            XCTAssertTrue(run.messages.contains("jobs.csv:\(line): ") && run.messages.contains(words),
+                          "line \(line) should be reported with '\(words)':\n\(run.messages)")
+        }
+        let entries = try ws.manifest()
+        XCTAssertEqual(entries.count, 10)
+        let byLine = Dictionary(uniqueKeysWithValues: entries.map { ($0.line, $0) })
+        XCTAssertEqual(Set(entries.filter { $0.status == .rendered }.map(\.line)), [2, 7, 9])
+        XCTAssertEqual(Set(entries.filter { $0.status == .failed }.map(\.line)), [3, 4, 5, 6, 8, 10, 11])
+        XCTAssertEqual(byLine[2]?.name, "cat-s42")
+        XCTAssertEqual(byLine[2]?.output, ws.url("out/cat-s42.mp4").standardizedFileURL.path)
+        XCTAssertEqual(byLine[2]?.csv, ws.url("jobs.csv").standardizedFileURL.path)
+        XCTAssertNil(byLine[2]?.error)
+        XCTAssertEqual(byLine[2]?.jobKey, try ws.recipe("out/cat-s42.mp4").jobKey)
+        XCTAssertNotNil(byLine[4]?.error)
+        XCTAssertNil(byLine[4]?.jobKey)
+
+        // Every manifest line carries every key, in the documented order.
+        let firstLine = try String(contentsOf: ws.url("out/manifest.jsonl"), encoding: .utf8).split(separator: "\n")[0]
+        let keys = ["time", "csv", "line", "name", "output", "status", "seconds", "job_key", "error"]
+        let positions = keys.map { firstLine.range(of: "\"\($0)\":")?.lowerBound }
+        XCTAssertFalse(positions.contains(nil), String(firstLine))
+        XCTAssertEqual(positions.compactMap { $0 }, positions.compactMap { $0 }.sorted(), String(firstLine))
+
+        let recipe = try ws.recipe("out/coffee-s-9223372036854775808.mp4")
+        XCTAssertEqual(recipe.parameters.video.seed.text, "-9223372036854775808")
+        XCTAssertEqual(recipe.parameters.generatorSeed, 0)
+        XCTAssertEqual(try ws.recipe("out/cat-s18446744073709551615.mp4").parameters.generatorSeed, UInt32.max)
+        XCTAssertEqual(recipe.parameters.video.numFrames, 3)
+        XCTAssertEqual(recipe.parameters.video.decodeChunkSize, 3, "decode_chunk_size defaults to num_frames")
+        XCTAssertEqual(recipe.parameters.video.fps, 7)
+        XCTAssertEqual(recipe.input.name, "coffee.png")
+    }
+
+    func testRerunSkipsAndConflictsAreLeftAloneUnlessForce() throws {
+        let ws = try Workspace()
+        try ws.csv(Tiny.csv([Tiny.row(seed: "1"), Tiny.row(seed: "2")]))
+        XCTAssertEqual(ws.run().status, .success)
+        let original2 = try Data(contentsOf: ws.url("out/cat-s2.mp4"))
+
+        let rerun = ws.run()
+        XCTAssertEqual(rerun.status, .success)
+        XCTAssertEqual(rerun.result.entries.map(\.status), [.upToDate, .upToDate], rerun.messages)
+        XCTAssertEqual(try Data(contentsOf: ws.url("out/cat-s2.mp4")), original2)
+
+        // Another job's clip under this job's name, and a file that is not a clip at all.
+        try original2.write(to: ws.url("out/cat-s1.mp4"))
+        try Data("my notes".utf8).write(to: ws.url("out/cat-s2.mp4"))
+        let blocked = ws.run()
+        XCTAssertEqual(blocked.status, .jobsFailed)
+        XCTAssertEqual(blocked.result.entries.map(\.status), [.conflict, .conflict])
+        XCTAssertTrue(blocked.messages.contains("different job_key"), blocked.messages)
+        XCTAssertEqual(try Data(contentsOf: ws.url("out/cat-s1.mp4")), original2, "a conflict is left alone")
+        XCTAssertEqual(try Data(contentsOf: ws.url("out/cat-s2.mp4")), Data("my notes".utf8))
+
+        let forced = ws.run { $0.force = true }
+        XCTAssertEqual(forced.status, .success, forced.messages)
+        XCTAssertEqual(forced.result.entries.map(\.status), [.rendered, .rendered])
+        XCTAssertEqual(try Data(contentsOf: ws.url("out/cat-s2.mp4")), original2, "renders are reproducible byte for byte")
+        for job in forced.result.plan!.jobs {
+            XCTAssertEqual(try ws.recipe("out/\(job.spec.outputFileName)").jobKey, job.jobKey)
+        }
+        XCTAssertEqual(ws.run().result.entries.map(\.status), [.upToDate, .upToDate])
+        XCTAssertEqual(try ws.manifest().count, 10, "one line per job per run")
+    }
+
+    func testUnreadableListUnknownColumnAndMissingDefaultModelAreFatal() throws {
+        let ws = try Workspace()
+        try ws.csv("image,seed,motion\ncat.png,1,3\n")
+        let unknown = ws.run()
+        XCTAssertEqual(unknown.status, .fatal)
+        XCTAssertTrue(unknown.messages.contains("'motion'") && unknown.messages.contains("motion_bucket_id"), unknown.messages)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: ws.url("out/manifest.jsonl").path))
+
+        XCTAssertEqual(ws.run("nope.csv").status, .fatal)
+
+        try ws.csv(Tiny.csv([Tiny.row(seed: "1")]))
+        let noModel = ws.run { $0.environment["SVDBATCH_MODEL"] = "/nonexistent/model" }
+        XCTAssertEqual(noModel.status, .fatal)
+        XCTAssertTrue(noModel.messages.contains("/nonexistent/model"), noModel.messages)
+        XCTAssertEqual(ws.run { $0.model = "no-such/model" }.status, .fatal)
+
+        // A row naming a model that cannot be found fails that row only.
+        try ws.csv(Tiny.columns + ",model\n" + Tiny.row(seed: "1") + ",\n" + Tiny.row(seed: "2") + ",nowhere/model\n")
+        let rowModel = ws.run()
+        XCTAssertEqual(rowModel.status, .jobsFailed)
+        XCTAssertEqual(rowModel.result.entries.map(\.status), [.failed, .rendered])
+        XCTAssertTrue(rowModel.messages.contains("jobs.csv:3: model: model 'nowhere/model' not found"), rowModel.messages)
+    }
+
+    func testFramesDoNotDependOnOtherRowsOrderOrThreads() throws {
+        let ws = try Workspace()
+        try ws.csv("a.csv", Tiny.csv([Tiny.row(seed: "11", name: "x"), Tiny.row("coffee.png", seed: "12", name: "y")]))
+        try ws.csv("b.csv", Tiny.csv([Tiny.row(seed: "13", name: "z", frames: 4), Tiny.row("coffee.png", seed: "12", name: "y"),
+                                     Tiny.row(seed: "11", name: "x")]))
+        XCTAssertEqual(ws.run("a.csv", out: "a") { $0.threads = 2 }.status, .success)
+        XCTAssertEqual(ws.run("b.csv", out: "b") { $0.threads = 1 }.status, .success)
+        Parallel.workerCount = ProcessInfo.processInfo.activeProcessorCount
+        for name in ["x", "y"] {
+            XCTAssertEqual(try ws.framesSHA("a/\(name).mp4"), try ws.framesSHA("b/\(name).mp4"), name)
+        }
+        XCTAssertEqual(try ws.recipe("b/x.mp4").diagnostics.threads, 1)
+        XCTAssertNotEqual(try ws.framesSHA("a/x.mp4"), try ws.framesSHA("a/y.mp4"))
+    }
+
+    func testDryRunShowsEveryDecisionAndRendersNothing() throws {
+        let ws = try Workspace()
+        try ws.csv("first.csv", Tiny.csv([Tiny.row(seed: "1")]))
+        XCTAssertEqual(ws.run("first.csv").status, .success)
+        try Data("not mine to overwrite".utf8).write(to: ws.url("out/cat-s2.mp4"))
+        try ws.csv(Tiny.csv([Tiny.row(seed: "1"), Tiny.row(seed: "2"), Tiny.row(seed: "3"), Tiny.row(seed: "4"),
+                             Tiny.row(seed: "x")]))
+        let first = ws.run { $0.dryRun = true }
+        let jobs = try XCTUnwrap(first.result.plan?.jobs)
+        // A checkpoint of exactly job 3, and a stale one of another job under job 4's name.
+        let job3 = try XCTUnwrap(jobs.first { $0.spec.name == "cat-s3" })
+        let latents = [Float](repeating: 0, count: 3 * 4 * 8 * 8)
+        try CheckpointFile(jobKey: job3.jobKey, totalSteps: 2, checkpoint: .init(stepsDone: 1, latents: latents))
+            .write(to: job3.checkpoint)
+        try CheckpointFile(jobKey: String(repeating: "0", count: 64), totalSteps: 2, checkpoint: .init(stepsDone: 1, latents: latents))
+            .write(to: ws.url("out/.cat-s4.state"))
+        let before = ws.files(in: "out")
+        let manifestBefore = try Data(contentsOf: ws.url("out/manifest.jsonl"))
+
+        let dry = ws.run { $0.dryRun = true }
+        XCTAssertEqual(dry.status, .jobsFailed, "an invalid row or a conflict makes the dry run exit 1")
+        let decisions = Dictionary(uniqueKeysWithValues: dry.result.plan!.jobs.map { ($0.spec.name, $0.decision.label) })
+        XCTAssertEqual(decisions, ["cat-s1": "skip", "cat-s2": "conflict", "cat-s3": "resume", "cat-s4": "render"])
+        for (line, word) in [(2, "skip"), (3, "conflict"), (4, "resume"), (5, "render"), (6, "invalid")] {
+            let row = dry.output.split(separator: "\n").first { $0.hasPrefix("line \(line) ") }
+            XCTAssertTrue(row?.contains(word) == true, "line \(line) → \(word):\n\(dry.output)")
+        }
+        XCTAssertTrue(dry.output.contains("from step 1/2"), dry.output)
+        XCTAssertTrue(dry.output.contains("different job"), dry.output)
+        XCTAssertEqual(ws.files(in: "out"), before, "a dry run writes nothing")
+        XCTAssertEqual(try Data(contentsOf: ws.url("out/manifest.jsonl")), manifestBefore)
+        XCTAssertEqual(ws.run(out: "fresh") { $0.dryRun = true }.status, .jobsFailed)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: ws.url("fresh").path), "a dry run creates no folder")
+    }
+
+    func testSeedEdgeCasesAndNames() throws {
+        let ws = try Workspace()
+        let seeds = ["-9223372036854775808", "18446744073709551615", "18446744073709551616", "-9223372036854775809",
+                     "+5", "007", "-0", "1.5", "0x10", " 12 "]
+        try ws.csv(Tiny.csv(seeds.map { Tiny.row(seed: $0) }))
+        let dry = ws.run { $0.dryRun = true }
+        let plan = try XCTUnwrap(dry.result.plan)
+        XCTAssertEqual(plan.jobs.map(\.spec.name), ["cat-s-9223372036854775808", "cat-s18446744073709551615", "cat-s5",
+                                                     "cat-s7", "cat-s0", "cat-s12"])
+        XCTAssertEqual(plan.rejected.map(\.line), [4, 5, 9, 10])
+        XCTAssertEqual(plan.jobs.map { $0.spec.parameters.seed.generatorSeed }, [0, UInt32.max, 5, 7, 0, 12])
+    }
+
+    func testRowsWritingTheSameFilesAreAllRejected() throws {
+        let ws = try Workspace()
+        try ws.csv(Tiny.columns + ",format\n"
+            + Tiny.row(seed: "1", name: "same") + ",\n"
+            + Tiny.row(seed: "2", name: "same") + ",\n"
+            + Tiny.row(seed: "3", name: "clip") + ",mp4\n"
+            + Tiny.row(seed: "4", name: "clip") + ",webm\n"
+            + Tiny.row(seed: "5") + ",mkv\n")
+        let dry = ws.run { $0.dryRun = true }
+        let plan = try XCTUnwrap(dry.result.plan)
+        XCTAssertEqual(plan.rejected.map(\.line), [2, 3, 4, 5])
+        XCTAssertTrue(plan.rejected[0].description.contains("line 3"), plan.rejected[0].description)
+        XCTAssertTrue(plan.rejected[2].description.contains("clip.webm"), plan.rejected[2].description)
+        XCTAssertEqual(plan.jobs.map(\.spec.outputFileName), ["cat-s5.mkv"])
+    }
+
+    func testQuotedBOMCRLFListRendersAndSaveFramesMatchTheLosslessClip() throws {
+        let ws = try Workspace()
+        try FileManager.default.copyItem(at: ws.url("cat.png"), to: ws.url("my, \"cat\".png"))
+        var data = Data([0xEF, 0xBB, 0xBF])
+        data.append(Data("image,seed,width,height,num_frames,num_inference_steps,format\r\n\"my, \"\"cat\"\".png\",5,64,64,3,2,MKV\r\n".utf8))
+        try data.write(to: ws.url("jobs.csv"))
+        let run = ws.run { $0.saveFrames = true }
+        XCTAssertEqual(run.status, .success, run.messages)
+        let clip = "out/my, \"cat\"-s5.mkv"
+        XCTAssertEqual(try ws.recipe(clip).input.name, "my, \"cat\".png")
+        XCTAssertEqual(ws.files(in: "out/my, \"cat\"-s5_frames"), ["frame_0000.png", "frame_0001.png", "frame_0002.png"])
+        let decoded = try ClipReader.decode(ws.url(clip)).frames
+        for (i, frame) in decoded.enumerated() {
+            let png = try ImageInput.load(path: ws.url("out/my, \"cat\"-s5_frames/frame_000\(i).png").path)
+            XCTAssertEqual(png, frame, "frame \(i)")
+        }
+        XCTAssertEqual(Digests.sha256Hex(frames: decoded), try ws.framesSHA(clip))
+    }
+
+    func testLockOnTheSameShardIsExclusiveAndOtherShardsAreFree() throws {
+        let ws = try Workspace()
+        try ws.csv(Tiny.csv([Tiny.row(seed: "1")]))
+        try FileManager.default.createDirectory(at: ws.url("out"), withIntermediateDirectories: true)
+        let held = try RunLock.acquire(directory: ws.url("out"), shard: nil)
+        let second = ws.run()
+        XCTAssertEqual(second.status, .locked)
+        XCTAssertTrue(second.messages.contains("another svdbatch run") && second.messages.contains("pid \(getpid())"), second.messages)
+        held.release()
+
+        let shard0 = try Shard(index: 0, count: 2), shard1 = try Shard(index: 1, count: 2)
+        let lock0 = try RunLock.acquire(directory: ws.url("out"), shard: shard0)
+        XCTAssertNoThrow(try RunLock.acquire(directory: ws.url("out"), shard: shard1).release())
+        XCTAssertNoThrow(try RunLock.acquire(directory: ws.url("out"), shard: nil).release())
+        XCTAssertThrowsError(try RunLock.acquire(directory: ws.url("out"), shard: shard0))
+        lock0.release()
+    }
+}

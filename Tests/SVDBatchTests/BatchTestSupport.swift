@@ -1,0 +1,124 @@
+import Foundation
+import SVDBatch
+import SVDMedia
+import TestSupport
+import XCTest
+
+/// A scratch folder with the two CC0 fixture photos as cat.png and coffee.png, removed after the test.
+final class Workspace {
+    let root: URL
+
+    init() throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("svdbatch-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Fixtures.casePath("basic", "input.png"), toPath: url("cat.png").path)
+        try FileManager.default.copyItem(atPath: Fixtures.casePath("resize-chunked", "input.png"), toPath: url("coffee.png").path)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: root) }
+
+    func url(_ relative: String) -> URL { root.appendingPathComponent(relative) }
+
+    /// Writes a job list named `name`.
+    func csv(_ name: String, _ text: String) throws {
+        try Data(text.utf8).write(to: url(name))
+    }
+
+    /// Writes jobs.csv.
+    func csv(_ text: String) throws { try csv("jobs.csv", text) }
+
+    func files(in folder: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: url(folder).path)) ?? []).sorted()
+    }
+
+    func visibleFiles(in folder: String) -> [String] { files(in: folder).filter { !$0.hasPrefix(".") } }
+}
+
+/// Tiny jobs: the demo model renders one in well under a second on 2 cores.
+enum Tiny {
+    static let columns = "image,seed,name,width,height,num_frames,num_inference_steps"
+    static func row(_ image: String = "cat.png", seed: String, name: String = "", steps: Int = 2, frames: Int = 3) -> String {
+        "\(image),\(seed),\(name),64,64,\(frames),\(steps)"
+    }
+    static func csv(_ rows: [String]) -> String { ([columns] + rows).joined(separator: "\n") + "\n" }
+}
+
+struct RunOutput {
+    let result: BatchResult
+    let messages: String
+    let output: String
+    var status: ExitStatus { result.status }
+}
+
+extension Workspace {
+    /// Runs the batch in-process with the demo model, logging into buffers.
+    func run(_ csv: String = "jobs.csv", out: String = "out", configure: (inout BatchOptions) -> Void = { _ in }) -> RunOutput {
+        var options = BatchOptions(csvPath: url(csv).path, workingDirectory: root, environment: Self.environment)
+        options.outputDirectory = url(out).path
+        configure(&options)
+        let messages = BufferSink(), output = BufferSink()
+        let result = Batch.run(options, console: BatchConsole(output: output, messages: messages, messagesAreTerminal: false))
+        return RunOutput(result: result, messages: messages.text, output: output.text)
+    }
+
+    /// The environment without variables that would pick another model.
+    static var environment: [String: String] {
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "SVDBATCH_MODEL")
+        return env
+    }
+
+    func recipe(_ relative: String) throws -> Recipe {
+        let probe = try ClipReader.probe(url(relative))
+        return try Recipe.decode(comment: probe.comment, file: relative)
+    }
+
+    func framesSHA(_ relative: String) throws -> String { try recipe(relative).framesSHA256 }
+
+    func manifest(_ out: String = "out", shard: Shard? = nil) throws -> [ManifestEntry] {
+        try Manifest.read(url(out).appendingPathComponent(Shard.manifestFileName(shard)))
+    }
+}
+
+/// The `svdbatch` executable built next to this test bundle, run as a separate process.
+enum SVDBatchBinary {
+    static func url() throws -> URL {
+        let bundleFolder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for folder in [bundleFolder, Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()] {
+            let candidate = folder.appendingPathComponent("svdbatch")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        }
+        throw XCTSkip("the svdbatch executable is not next to the test bundle (\(bundleFolder.path)); build it first: swift build")
+    }
+
+    /// Starts `svdbatch ARGS` in `directory`; output goes to `log`.
+    static func start(_ arguments: [String], in directory: URL, log: URL) throws -> Process {
+        let process = Process()
+        process.executableURL = try url()
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        process.environment = Workspace.environment
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        return process
+    }
+
+    static func run(_ arguments: [String], in directory: URL, log: URL) throws -> Int32 {
+        let process = try start(arguments, in: directory, log: log)
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}
+
+/// Polls until `condition` holds or `timeout` passes.
+func waitFor(_ timeout: TimeInterval = 120, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if condition() { return true }
+        usleep(10_000)
+    }
+    return condition()
+}
