@@ -9,13 +9,14 @@ struct SVDBatchCommand: ParsableCommand {
         commandName: "svdbatch",
         abstract: "Render Stable Video Diffusion clips from images on the CPU, with the full recipe inside each clip.",
         version: Recipe.toolVersion,
-        subcommands: [RunCommand.self, InspectCommand.self, GridCommand.self],
+        subcommands: [RunCommand.self, InspectCommand.self, BenchCommand.self, GridCommand.self],
         defaultSubcommand: RunCommand.self
     )
 
     /// As ArgumentParser's, except that usage errors exit with status 2 (its default is 64), the status the
     /// batch front end documents for scripts and schedulers.
     static func main() {
+        BLASCorePinning.pinBeforeBLASLoads()
         do {
             var command = try parseAsRoot()
             try command.run()

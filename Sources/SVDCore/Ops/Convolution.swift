@@ -59,15 +59,33 @@ public enum Convolution {
             for ky in 0..<kh {
                 for kx in 0..<kw {
                     let row = col + ((ch * kh + ky) * kw + kx) * count
+                    var j = 0
                     var p = start
-                    var oy = p / outWidth, ox = p % outWidth
-                    for j in 0..<count {
+                    // One output row segment at a time: with stride 1 its valid inputs are one contiguous run.
+                    while j < count {
+                        let oy = p / outWidth, ox0 = p % outWidth
+                        let n = min(outWidth - ox0, count - j)
                         let iy = oy * stride + ky - padding.top
-                        let ix = ox * stride + kx - padding.left
-                        row[j] = (iy >= 0 && iy < height && ix >= 0 && ix < width) ? plane[iy * width + ix] : 0
-                        p += 1
-                        ox += 1
-                        if ox == outWidth { ox = 0; oy += 1 }
+                        let dst = row + j
+                        if iy < 0 || iy >= height {
+                            dst.update(repeating: 0, count: n)
+                        } else if stride == 1 {
+                            let line = plane + iy * width
+                            // Valid ox: 0 ≤ ox + kx − left < width.
+                            let lo = min(max(padding.left - kx - ox0, 0), n)
+                            let hi = max(min(width + padding.left - kx - ox0, n), lo)
+                            if lo > 0 { dst.update(repeating: 0, count: lo) }
+                            if hi > lo { (dst + lo).update(from: line + ox0 + lo + kx - padding.left, count: hi - lo) }
+                            if n > hi { (dst + hi).update(repeating: 0, count: n - hi) }
+                        } else {
+                            let line = plane + iy * width
+                            for t in 0..<n {
+                                let ix = (ox0 + t) * stride + kx - padding.left
+                                dst[t] = ix >= 0 && ix < width ? line[ix] : 0
+                            }
+                        }
+                        j += n
+                        p += n
                     }
                 }
             }
