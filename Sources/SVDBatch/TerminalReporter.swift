@@ -93,11 +93,15 @@ public final class TerminalReporter: BatchReporter, @unchecked Sendable {
     private func bars() -> String {
         guard let job = state else { return "" }
         let batchEta = batch.eta.map { "  ETA \(DurationText.text($0))" } ?? ""
-        let line1 = "batch \(Self.bar(batch.fraction)) \(job.index)/\(job.count) jobs\(batchEta)"
-        let since = Date().timeIntervalSince(job.stepStarted)
-        let jobEta = job.eta.map { "  ETA \(DurationText.text($0))" } ?? ""
-        let current = job.step < job.totalSteps ? "  (step \(job.step + 1): \(DurationText.text(since)))" : ""
-        let line2 = "\(job.name) \(Self.bar(Double(job.step) / Double(max(job.totalSteps, 1)))) step \(job.step)/\(job.totalSteps)\(jobEta)\(current)"
+        let line1 = "batch \(Self.bar(batch.fraction)) job \(job.index)/\(job.count)\(batchEta)"
+        let since = DurationText.text(Date().timeIntervalSince(job.stepStarted))
+        let status: String
+        if job.step >= job.totalSteps {
+            status = "  decoding and encoding (\(since))"
+        } else {
+            status = (job.eta.map { "  ETA \(DurationText.text($0))" } ?? "") + "  (step \(job.step + 1): \(since))"
+        }
+        let line2 = "\(job.name) \(Self.bar(Double(job.step) / Double(max(job.totalSteps, 1)))) step \(job.step)/\(job.totalSteps)\(status)"
         drawnLines = 2
         return line1 + "\n" + line2 + "\n"
     }
