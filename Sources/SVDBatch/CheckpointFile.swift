@@ -1,29 +1,46 @@
 import Foundation
+import SVDCore
 import SVDMedia
 import SVDPipeline
 
 /// A job's denoising state on disk (`.NAME.state` next to the clip), replaced atomically after every step:
 ///
 ///     svdbatch-checkpoint 1\n
-///     {"job_key":…,"steps_done":…,"total_steps":…,"values":…,"latents_sha256":…}\n
+///     {"blas_core":…,"job_key":…,"latents_sha256":…,"steps_done":…,"total_steps":…,"values":…}\n
 ///     <values × float32, little-endian>
 ///
 /// The job key ties the state to exactly one job: a state left by a different job (other seed, size, model, …)
-/// under the same name is never resumed, only replaced. The latents' digest catches a damaged file.
+/// under the same name is never resumed, only replaced. The OpenBLAS kernel family is recorded too: different
+/// kernels round differently, so a state made with another one (a job moved to another kind of CPU) is not
+/// continued either, or the frames would match neither machine's uninterrupted render. The latents' digest
+/// catches a damaged file.
 public struct CheckpointFile: Equatable, Sendable {
     static let magic = "svdbatch-checkpoint 1\n"
 
     public let jobKey: String
     public let totalSteps: Int
+    /// `BLAS.coreName` of the process that computed the latents.
+    public let blasCore: String
     public let checkpoint: DenoisingCheckpoint
 
-    public init(jobKey: String, totalSteps: Int, checkpoint: DenoisingCheckpoint) {
+    public init(jobKey: String, totalSteps: Int, blasCore: String = BLAS.coreName, checkpoint: DenoisingCheckpoint) {
         self.jobKey = jobKey
         self.totalSteps = totalSteps
+        self.blasCore = blasCore
         self.checkpoint = checkpoint
     }
 
+    /// Why this state cannot continue the job with `jobKey` here, or nil if it can.
+    public func mismatch(jobKey: String, totalSteps: Int, blasCore: String = BLAS.coreName) -> String? {
+        if self.jobKey != jobKey || self.totalSteps != totalSteps { return "it belongs to a different job" }
+        if self.blasCore != blasCore {
+            return "it was computed with OpenBLAS's \(self.blasCore) kernels and this machine uses \(blasCore), so continuing would not give the frames of an uninterrupted render"
+        }
+        return nil
+    }
+
     struct Header: Codable {
+        var blasCore: String
         var jobKey: String
         var stepsDone: Int
         var totalSteps: Int
@@ -32,6 +49,7 @@ public struct CheckpointFile: Equatable, Sendable {
 
         enum CodingKeys: String, CodingKey {
             case values
+            case blasCore = "blas_core"
             case jobKey = "job_key"
             case stepsDone = "steps_done"
             case totalSteps = "total_steps"
@@ -41,7 +59,7 @@ public struct CheckpointFile: Equatable, Sendable {
 
     public func encoded() throws -> Data {
         let payload = Self.bytes(of: checkpoint.latents)
-        let header = Header(jobKey: jobKey, stepsDone: checkpoint.stepsDone, totalSteps: totalSteps,
+        let header = Header(blasCore: blasCore, jobKey: jobKey, stepsDone: checkpoint.stepsDone, totalSteps: totalSteps,
                             values: checkpoint.latents.count, latentsSHA256: Digests.sha256Hex(payload))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -71,7 +89,7 @@ public struct CheckpointFile: Equatable, Sendable {
         guard header.stepsDone >= 1, header.stepsDone <= header.totalSteps else {
             throw damaged("step \(header.stepsDone) of \(header.totalSteps) is not a finished step")
         }
-        return CheckpointFile(jobKey: header.jobKey, totalSteps: header.totalSteps,
+        return CheckpointFile(jobKey: header.jobKey, totalSteps: header.totalSteps, blasCore: header.blasCore,
                               checkpoint: DenoisingCheckpoint(stepsDone: header.stepsDone, latents: floats(payload)))
     }
 

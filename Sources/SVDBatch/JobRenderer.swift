@@ -99,8 +99,8 @@ struct JobRenderer {
     private func loadCheckpoint(_ job: PlannedJob, jobKey: String) -> DenoisingCheckpoint? {
         do {
             guard let state = try CheckpointFile.read(job.checkpoint) else { return nil }
-            guard state.jobKey == jobKey, state.totalSteps == job.spec.parameters.numInferenceSteps else {
-                reporter.info("\(job.checkpoint.lastPathComponent) belongs to a different job; starting over")
+            if let why = state.mismatch(jobKey: jobKey, totalSteps: job.spec.parameters.numInferenceSteps) {
+                reporter.info("\(job.spec.outputFileName): starting over, not resuming from \(job.checkpoint.lastPathComponent): \(why)")
                 return nil
             }
             return state.checkpoint

@@ -120,8 +120,8 @@ struct Planner {
         }
         do {
             guard let state = try CheckpointFile.read(checkpoint) else { return .render(note: nil) }
-            guard state.jobKey == jobKey, state.totalSteps == totalSteps else {
-                return .render(note: "replaces the checkpoint of a different job in \(checkpoint.lastPathComponent)")
+            if let why = state.mismatch(jobKey: jobKey, totalSteps: totalSteps) {
+                return .render(note: "starts over and replaces \(checkpoint.lastPathComponent): \(why)")
             }
             return .resume(stepsDone: state.checkpoint.stepsDone, totalSteps: totalSteps)
         } catch {

@@ -3,6 +3,7 @@ import SVDBatch
 import SVDCore
 import SVDMedia
 import SVDPipeline
+import TestSupport
 import XCTest
 
 /// End-to-end runs on the demo model, in-process, with tiny jobs (64×64, 3 frames, 2 steps).
@@ -117,6 +118,29 @@ final class BatchRunTests: XCTestCase {
         XCTAssertEqual(rowModel.status, .jobsFailed)
         XCTAssertEqual(rowModel.result.entries.map(\.status), [.failed, .rendered])
         XCTAssertTrue(rowModel.messages.contains("jobs.csv:3: model: model 'nowhere/model' not found"), rowModel.messages)
+
+        let quiet = ws.run { $0.quiet = true }
+        XCTAssertEqual(quiet.result.entries.map(\.status), [.failed, .upToDate])
+        let lines = quiet.messages.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, quiet.messages)
+        XCTAssertTrue(lines.allSatisfy { $0.contains(" error: ") }, "--quiet prints errors only:\n\(quiet.messages)")
+    }
+
+    func testJobsAreRenderedGroupedByModelInCSVOrderWithinAGroup() throws {
+        let ws = try Workspace()
+        try FileManager.default.copyItem(at: Fixtures.demoModel, to: ws.url("other-model"))
+        try ws.csv(Tiny.columns + ",model\n"
+            + Tiny.row(seed: "1") + ",\n"
+            + Tiny.row(seed: "2") + ",other-model\n"
+            + Tiny.row(seed: "3") + ",\n"
+            + Tiny.row(seed: "4") + ",other-model\n")
+        let run = ws.run()
+        XCTAssertEqual(run.status, .success, run.messages)
+        XCTAssertEqual(run.result.entries.map(\.line), [2, 4, 3, 5])
+        XCTAssertEqual(run.messages.components(separatedBy: "loading model").count - 1, 2, "each model is loaded once")
+        XCTAssertEqual(try ws.recipe("out/cat-s2.mp4").model.name, "other-model")
+        // Same files, same fingerprint: the model's location is not part of the job key.
+        XCTAssertEqual(try ws.recipe("out/cat-s2.mp4").model.fingerprint, try ws.recipe("out/cat-s1.mp4").model.fingerprint)
     }
 
     func testFramesDoNotDependOnOtherRowsOrderOrThreads() throws {

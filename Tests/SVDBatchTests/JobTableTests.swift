@@ -93,6 +93,12 @@ final class JobTableTests: XCTestCase {
         let data = try state.encoded()
         let decoded = try CheckpointFile.decode(data, path: "s")
         XCTAssertEqual(decoded.jobKey, "abc")
+        XCTAssertEqual(decoded.blasCore, state.blasCore)
+        XCTAssertNil(decoded.mismatch(jobKey: "abc", totalSteps: 5))
+        XCTAssertNotNil(decoded.mismatch(jobKey: "abd", totalSteps: 5))
+        XCTAssertNotNil(decoded.mismatch(jobKey: "abc", totalSteps: 6))
+        XCTAssertTrue(decoded.mismatch(jobKey: "abc", totalSteps: 5, blasCore: "Zen-\(state.blasCore)")?.contains("kernels") == true,
+                      "a state computed with other BLAS kernels is not continued")
         XCTAssertEqual(decoded.checkpoint.latents.map(\.bitPattern), state.checkpoint.latents.map(\.bitPattern))
         var flipped = data
         flipped[flipped.count - 1] ^= 1
