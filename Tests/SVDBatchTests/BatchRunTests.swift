@@ -189,6 +189,13 @@ final class BatchRunTests: XCTestCase {
         XCTAssertTrue(dry.output.contains("different job"), dry.output)
         XCTAssertEqual(ws.files(in: "out"), before, "a dry run writes nothing")
         XCTAssertEqual(try Data(contentsOf: ws.url("out/manifest.jsonl")), manifestBefore)
+
+        // The real run does what the plan said; the stale state of another job is replaced, never resumed.
+        let real = ws.run()
+        let statuses = Dictionary(uniqueKeysWithValues: real.result.entries.compactMap { e in e.name.map { ($0, e.status) } })
+        XCTAssertEqual(statuses, ["cat-s1": .upToDate, "cat-s2": .conflict, "cat-s3": .resumed, "cat-s4": .rendered])
+        XCTAssertEqual(ws.files(in: "out").filter { $0.hasSuffix(".state") }, [])
+
         XCTAssertEqual(ws.run(out: "fresh") { $0.dryRun = true }.status, .jobsFailed)
         XCTAssertFalse(FileManager.default.fileExists(atPath: ws.url("fresh").path), "a dry run creates no folder")
     }
@@ -239,6 +246,18 @@ final class BatchRunTests: XCTestCase {
             XCTAssertEqual(png, frame, "frame \(i)")
         }
         XCTAssertEqual(Digests.sha256Hex(frames: decoded), try ws.framesSHA(clip))
+    }
+
+    func testTemporaryFilesOfKilledRunsAreRemovedForThisRunsJobsOnly() throws {
+        let ws = try Workspace()
+        try ws.csv(Tiny.csv([Tiny.row(seed: "1")]))
+        try FileManager.default.createDirectory(at: ws.url("out/cat-s1_frames"), withIntermediateDirectories: true)
+        let leftovers = ["out/.cat-s1.mp4.tmp-99999", "out/..cat-s1.state.tmp-12345", "out/cat-s1_frames/.frame_0000.png.tmp-7"]
+        let others = ["out/.someone-else.mp4.tmp-5", "out/.notes.tmp-x", "out/cat-s1_frames/keep.txt"]
+        for file in leftovers + others { try Data("x".utf8).write(to: ws.url(file)) }
+        XCTAssertEqual(ws.run().status, .success)
+        for file in leftovers { XCTAssertFalse(FileManager.default.fileExists(atPath: ws.url(file).path), file) }
+        for file in others { XCTAssertTrue(FileManager.default.fileExists(atPath: ws.url(file).path), file) }
     }
 
     func testLockOnTheSameShardIsExclusiveAndOtherShardsAreFree() throws {
