@@ -21,11 +21,6 @@ public struct JobSpec: Sendable {
     public var outputFileName: String { "\(name).\(format.fileExtension)" }
     public var checkpointFileName: String { ".\(name).state" }
     public var framesFolderName: String { "\(name)_frames" }
-
-    public var inputRecord: InputRecord {
-        InputRecord(name: imageName, path: input.path, fileSHA256: input.fileSHA256, pixelsSHA256: input.pixelsSHA256,
-                    width: input.width, height: input.height)
-    }
 }
 
 /// A row that cannot be rendered: its line, what could be worked out of its output, and every reason.
