@@ -14,17 +14,15 @@ public enum Normalization {
         let xp = x.data, op = out.data, wp = weight.data, bp = bias.data
         Parallel.forEach(samples * groups) { task in
             let s = task / groups, g = task % groups
+            let span = perGroup * spatial  // the group's channels are contiguous within each frame
             var sum = 0.0
-            for f in 0..<frames {
-                let base = ((s * frames + f) * channels + g * perGroup) * spatial
-                for i in 0..<(perGroup * spatial) { sum += Double(xp[base + i]) }
-            }
-            let n = Double(frames * perGroup * spatial)
+            for f in 0..<frames { sum += Statistics.sum(xp + ((s * frames + f) * channels + g * perGroup) * spatial, count: span) }
+            let n = Double(frames * span)
             let mean = sum / n
             var sq = 0.0
             for f in 0..<frames {
-                let base = ((s * frames + f) * channels + g * perGroup) * spatial
-                for i in 0..<(perGroup * spatial) { let d = Double(xp[base + i]) - mean; sq += d * d }
+                sq += Statistics.squaredDeviations(xp + ((s * frames + f) * channels + g * perGroup) * spatial,
+                                                   count: span, mean: mean)
             }
             let invStd = Float(1 / (sq / n + Double(eps)).squareRoot())
             let meanF = Float(mean)
@@ -52,16 +50,46 @@ public enum Normalization {
         Parallel.forChunks(rows, chunk: 64) { r in
             for row in r {
                 let p = xp + row * d, o = op + row * d
-                var sum = 0.0
-                for i in 0..<d { sum += Double(p[i]) }
-                let mean = sum / Double(d)
-                var sq = 0.0
-                for i in 0..<d { let v = Double(p[i]) - mean; sq += v * v }
+                let mean = Statistics.sum(p, count: d) / Double(d)
+                let sq = Statistics.squaredDeviations(p, count: d, mean: mean)
                 let invStd = Float(1 / (sq / Double(d) + Double(eps)).squareRoot())
                 let m = Float(mean)
                 for i in 0..<d { o[i] = (p[i] - m) * invStd * wp[i] + bp[i] }
             }
         }
         return out
+    }
+}
+
+/// Sums in double precision over 8 lanes, in a fixed order (so the bits never depend on threads), vectorised.
+enum Statistics {
+    @inline(__always)
+    static func sum(_ p: UnsafePointer<Float>, count: Int) -> Double {
+        var acc = SIMD8<Double>()
+        let raw = UnsafeRawPointer(p)
+        var i = 0
+        while i + 8 <= count {
+            acc += SIMD8<Double>(raw.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self))
+            i += 8
+        }
+        var total = acc.sum()
+        while i < count { total += Double(p[i]); i += 1 }
+        return total
+    }
+
+    @inline(__always)
+    static func squaredDeviations(_ p: UnsafePointer<Float>, count: Int, mean: Double) -> Double {
+        var acc = SIMD8<Double>()
+        let m = SIMD8<Double>(repeating: mean)
+        let raw = UnsafeRawPointer(p)
+        var i = 0
+        while i + 8 <= count {
+            let d = SIMD8<Double>(raw.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)) - m
+            acc += d * d
+            i += 8
+        }
+        var total = acc.sum()
+        while i < count { let d = Double(p[i]) - mean; total += d * d; i += 1 }
+        return total
     }
 }
