@@ -16,6 +16,7 @@ public struct MemoryEstimate: Sendable, Equatable {
 
     /// Live level-sized tensors besides the skips and the block input; checked against measured peaks in tests.
     static let liveTensorsPerLevel = 10
+    static let decoderLiveTensors = 6
 
     public var activationBytes: Int { max(unetBytes, decodeBytes) + scratchBytes }
 
@@ -43,17 +44,23 @@ public struct MemoryEstimate: Sendable, Equatable {
             unetPeak = max(unetPeak, (concatIn + Self.liveTensorsPerLevel * level.channels) * level.pixels)
         }
         unetBytes = rows * (skips + unetPeak) * f + rows * 8 * levels[0].pixels * f
-        // VAE decoder: one chunk, resolutions ×2 per block from the latent size up to the output size.
+        // VAE decoder, one chunk: at each block's resolution the resnets hold their input and a few outputs
+        // (spatial, temporal, blend, norms); the upsampler holds its input, the nearest-×2 copy and the conv.
         let chunk = min(p.decodeChunkSize, p.numFrames)
-        var dh = p.height / 8, dw = p.width / 8
+        let channels = Array(vaeChannels.reversed())
+        var pixels = (p.height / 8) * (p.width / 8)
+        var inChannels = channels.first ?? 0
         var decodePeak = 0
-        for (i, c) in vaeChannels.reversed().enumerated() {
-            let next = i + 1 < vaeChannels.count ? vaeChannels.reversed()[i + 1] : c
-            decodePeak = max(decodePeak, (2 * c + Self.liveTensorsPerLevel * max(c, next)) * dh * dw * 4)
-            if i < vaeChannels.count - 1 { dh *= 2; dw *= 2 }
+        for (i, c) in channels.enumerated() {
+            decodePeak = max(decodePeak, (inChannels + Self.decoderLiveTensors * c) * pixels)
+            if i < channels.count - 1 {
+                decodePeak = max(decodePeak, 9 * c * pixels)
+                pixels *= 4
+            }
+            inChannels = c
         }
         // The decoder output of every frame is kept, plus the uint8 frames.
-        decodeBytes = chunk * decodePeak * f / 4 + p.numFrames * 3 * p.height * p.width * (f + 1)
+        decodeBytes = chunk * decodePeak * f + p.numFrames * 3 * p.height * p.width * (f + 1)
         // Scratch per worker: the widest im2col panel (9 taps × input channels × a column chunk).
         let widestInput = 2 * (a.blockOutChannels.max() ?? 0) + max(vaeChannels.max() ?? 0, 0)
         scratchBytes = max(workers, 1) * (9 * widestInput * 2048 * f + 256 * (levels[0].pixels + 12 * (a.blockOutChannels.max() ?? 0)) * f)

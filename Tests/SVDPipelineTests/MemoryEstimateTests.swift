@@ -21,7 +21,7 @@ final class MemoryEstimateTests: XCTestCase {
             let bound = max(estimate.unetBytes, estimate.decodeBytes)
             print("memory estimate \(frames) frames, chunk \(chunk): estimated \(bound) B (+\(estimate.scratchBytes) scratch), measured \(measured) B")
             XCTAssertGreaterThanOrEqual(bound, measured)
-            XCTAssertLessThanOrEqual(bound, measured * 4)
+            XCTAssertLessThanOrEqual(bound, measured * 2)
         }
     }
 

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Times the reference 'basic' case (25 frames, 192×128, 6 steps) with svdbatch and with diffusers on the same
+# machine in one run, and prints the ratio. Needs a release build and torch/diffusers/transformers from PyPI.
+#   bash Tests/Benchmarks/compare-basic.sh [threads]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+threads=${1:-2}
+args=(--model Samples/demo-model --image Tests/Fixtures/cases/basic/input.png --width 192 --height 128 --steps 6)
+ours=()
+for run in 1 2; do
+    t=$(.build/release/svdbatch bench "${args[@]}" --threads "$threads" | awk '/total render/ {print $3}')
+    echo "svdbatch run $run: $t s"
+    ours+=("$t")
+done
+theirs=$(python3 Tests/Benchmarks/diffusers_render.py "${args[@]}" --threads "$threads" | tee /dev/stderr | awk '/best/ {print $3}')
+best=$(printf '%s\n' "${ours[@]}" | sort -g | head -1)
+echo "svdbatch best: $best s; diffusers best: $theirs s; svdbatch is $(python3 -c "print(f'{$theirs/$best:.2f}')")× faster"
