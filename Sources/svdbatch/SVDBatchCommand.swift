@@ -9,7 +9,7 @@ struct SVDBatchCommand: ParsableCommand {
         commandName: "svdbatch",
         abstract: "Render Stable Video Diffusion clips from images on the CPU, with the full recipe inside each clip.",
         version: Recipe.toolVersion,
-        subcommands: [RunCommand.self, InspectCommand.self, BenchCommand.self, GridCommand.self],
+        subcommands: [RunCommand.self, InspectCommand.self, BenchCommand.self, GridCommand.self, RerenderCommand.self, SweepCommand.self],
         defaultSubcommand: RunCommand.self
     )
 

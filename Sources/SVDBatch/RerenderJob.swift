@@ -1,0 +1,103 @@
+import Foundation
+import SVDMedia
+import SVDPipeline
+
+/// The job `rerender` renders: the recipe's own, or a variation of it with `--set` values and `--format`.
+/// It is built as the CSV row the recipe stands for and checked by `RowValidator`, so `--set` values follow
+/// exactly the rules (and get exactly the messages) of CSV cells.
+struct RerenderJob {
+    let spec: JobSpec
+    let model: ModelRecord
+    let jobKey: String
+    /// What differs from the recipe, key → new value (parameters as CSV columns, plus `model` and `format`);
+    /// empty when this is the recorded job.
+    let changes: [String: String]
+
+    /// `--set` keys rerender does not take.
+    static let refused: [JobColumn: String] = [
+        .image: "the input is the recorded image (--image or --images-dir say where to find it); use `svdbatch run` for another image",
+    ]
+
+    /// - Parameters:
+    ///   - stem: the original clip's name without extension; variations are `<stem>-<key><value>…`.
+    ///   - format: `--format`, or nil for the recorded format.
+    static func make(recipe: Recipe, stem: String, image: URL, overrides: [ParameterOverride], format: ClipFormat?,
+                     validator: RowValidator, catalog: ModelCatalog) throws -> RerenderJob {
+        let v = recipe.parameters.video
+        var cells: [JobColumn: String] = [
+            .image: image.path, .seed: v.seed.text, .name: stem, .width: "\(v.width)", .height: "\(v.height)",
+            .numFrames: "\(v.numFrames)", .numInferenceSteps: "\(v.numInferenceSteps)", .fps: "\(v.fps)",
+            .motionBucketId: "\(v.motionBucketId)", .noiseAugStrength: "\(v.noiseAugStrength)",
+            .minGuidanceScale: "\(v.minGuidanceScale)", .maxGuidanceScale: "\(v.maxGuidanceScale)",
+            .decodeChunkSize: "\(v.decodeChunkSize)", .format: (format ?? recipe.encoder.format).rawValue,
+        ]
+        let recorded: JobSpec
+        switch validator.validate(JobRow(line: 0, cells: cells)) {
+        case let .success(spec): recorded = spec
+        case let .failure(error):
+            throw RerenderError.invalidJob(error.reasons.map { "the recorded job cannot be rendered: \($0)" })
+        }
+        guard !overrides.isEmpty else { return try finish(recorded, recipe: recipe, catalog: catalog) }
+
+        let columns = Set(overrides.map(\.column))
+        // A decode chunk equal to the frame count is diffusers' default: it follows a new num_frames.
+        if columns.contains(.numFrames), !columns.contains(.decodeChunkSize), v.decodeChunkSize == v.numFrames {
+            cells[.decodeChunkSize] = nil
+        }
+        if !columns.contains(.name) {
+            cells[.name] = stem + overrides.map { "-" + ParameterOverride.nameFragment($0.column, $0.values[0]) }.joined()
+        }
+        var changed = cells
+        for override in overrides { changed[override.column] = override.values[0] }
+        switch validator.validate(JobRow(line: 0, cells: changed)) {
+        case let .success(spec):
+            return try finish(spec, recipe: recipe, catalog: catalog)
+        case let .failure(error):
+            var problems: [String] = []
+            for override in overrides {
+                if case let .failure(alone) = validator.validate(JobRow(line: 0, cells: cells.merging([override.column: override.values[0]]) { $1 })) {
+                    problems += alone.reasons.map { "\(override.quoted): \($0)" }
+                }
+            }
+            if problems.isEmpty { problems = error.reasons.map { "\(overrides.map(\.quoted).joined(separator: " ")): \($0)" } }
+            throw RerenderError.invalidJob(problems)
+        }
+    }
+
+    /// The recorded encoder settings when the format is unchanged (so the file is made exactly as before),
+    /// else the new format's standard ones; the model's fingerprint, the job key and the changes.
+    private static func finish(_ validated: JobSpec, recipe: Recipe, catalog: ModelCatalog) throws -> RerenderJob {
+        let encoder = validated.format == recipe.encoder.format ? recipe.encoder : validated.encoder
+        let spec = JobSpec(line: validated.line, name: validated.name, format: validated.format,
+                           imageName: recipe.input.name, input: validated.input, model: validated.model,
+                           parameters: validated.parameters, encoder: encoder)
+        let fingerprint = try catalog.fingerprint(of: spec.model)
+        let model = ModelRecord(name: spec.model.model.name, variant: spec.model.loadedVariant, fingerprint: fingerprint)
+        let key = try Recipe.jobKey(modelSHA256: fingerprint.sha256, inputPixelsSHA256: spec.input.pixelsSHA256,
+                                    parameters: RenderParameters(spec.parameters), encoder: encoder)
+        var changes = parameterChanges(recipe.parameters.video, spec.parameters)
+        if fingerprint.sha256 != recipe.model.fingerprint.sha256 { changes["model"] = model.name }
+        if spec.format != recipe.encoder.format { changes["format"] = spec.format.rawValue }
+        return RerenderJob(spec: spec, model: model, jobKey: key, changes: changes)
+    }
+
+    /// Parameters whose effective values differ, by CSV column name, with the new value.
+    static func parameterChanges(_ old: VideoParameters, _ new: VideoParameters) -> [String: String] {
+        var changes: [String: String] = [:]
+        func compare<T: Equatable>(_ column: JobColumn, _ path: KeyPath<VideoParameters, T>) {
+            if old[keyPath: path] != new[keyPath: path] { changes[column.rawValue] = "\(new[keyPath: path])" }
+        }
+        compare(.seed, \.seed)
+        compare(.width, \.width)
+        compare(.height, \.height)
+        compare(.numFrames, \.numFrames)
+        compare(.numInferenceSteps, \.numInferenceSteps)
+        compare(.fps, \.fps)
+        compare(.motionBucketId, \.motionBucketId)
+        compare(.noiseAugStrength, \.noiseAugStrength)
+        compare(.minGuidanceScale, \.minGuidanceScale)
+        compare(.maxGuidanceScale, \.maxGuidanceScale)
+        compare(.decodeChunkSize, \.decodeChunkSize)
+        return changes
+    }
+}

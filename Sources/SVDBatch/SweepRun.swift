@@ -1,0 +1,133 @@
+import Foundation
+import SVDCore
+import SVDMedia
+
+/// What a sweep did: its exit status, its plan and manifest lines (as a batch run's), and the grid.
+public struct SweepResult: Sendable {
+    public let status: ExitStatus
+    public let plan: BatchPlan?
+    public let entries: [ManifestEntry]
+    /// The grid clip, when it was built or is up to date.
+    public let grid: URL?
+}
+
+/// `svdbatch sweep IMAGE --seeds … [--vary KEY=V1,V2,…]…`: the Cartesian product of seeds and varied values
+/// rendered as ordinary batch jobs (same job keys, up-to-date checks, conflicts, checkpoints and resume,
+/// manifest, run lock and exit statuses as `svdbatch run`), then the comparison grid. Never throws.
+public enum Sweep {
+    public static func run(_ options: SweepOptions, console: BatchConsole = .standard,
+                           stop: StopFlag = StopFlag()) -> SweepResult {
+        let reporter: BatchReporter = console.messagesAreTerminal
+            ? TerminalReporter(sink: console.messages, quiet: options.quiet)
+            : LogReporter(sink: console.messages, quiet: options.quiet)
+        func finish(_ status: ExitStatus, plan: BatchPlan? = nil, entries: [ManifestEntry] = [], grid: URL? = nil) -> SweepResult {
+            SweepResult(status: status, plan: plan, entries: entries, grid: grid)
+        }
+        func fatal(_ message: String, _ status: ExitStatus = .fatal) -> SweepResult {
+            reporter.error(message)
+            return finish(status)
+        }
+        if let threads = options.threads { Parallel.workerCount = threads }
+
+        // Everything is checked before the lock is taken or anything is written.
+        let design: SweepDesign
+        let specs: [JobSpec]
+        var modelNote: String?
+        let catalog = ModelCatalog(variant: nil)
+        do {
+            design = try SweepDesign(options)
+            try checkChosenTwice(design, options)
+            let resolver = ModelResolver(environment: options.environment)
+            var model: ResolvedModel?
+            if !design.gives(.model) {
+                (model, modelNote) = try SpecPlanner.defaultModel(options.model, workingDirectory: options.workingDirectory,
+                                                                  resolver: resolver, catalog: catalog)
+            }
+            let validator = RowValidator(csvFolder: options.workingDirectory,
+                                         defaults: RowDefaults(format: options.format ?? .mp4, crf: nil, model: model),
+                                         resolver: resolver, catalog: catalog, inputs: InputCache())
+            specs = try SweepSpecs(design: design, validator: validator).specs()
+        } catch {
+            return fatal("\(error)")
+        }
+
+        let outputDirectory = options.absolute(options.outputDirectory)
+        var lock: RunLock?
+        if !options.dryRun {
+            do {
+                try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
+                lock = try RunLock.acquire(directory: outputDirectory, shard: nil)
+            } catch let error as RunLockError {
+                if case .held = error { return fatal("\(error)", .locked) }
+                return fatal("\(error)")
+            } catch {
+                return fatal("\(outputDirectory.path): cannot create the output folder: \(error.localizedDescription)")
+            }
+        }
+        defer { lock?.release() }
+
+        let image = options.absolute(options.imagePath).path
+        let plan = SpecPlanner(source: "sweep:" + image, outputDirectory: outputDirectory, catalog: catalog,
+                               force: options.force).plan(specs, notes: modelNote.map { [$0] } ?? [])
+        guard plan.rejected.isEmpty else {
+            return fatal(plan.rejected.map { "cell \($0.name ?? "\($0.line)"): \($0)" }.joined(separator: "\n"))
+        }
+        for note in plan.notes { reporter.notice(note) }
+        // The cells' format when they share one (mixed formats, from --vary format=…, fall back to --format).
+        let formats = Set(specs.map(\.format))
+        let grid = SweepGrid(design: design, specs: specs, directory: outputDirectory,
+                             format: formats.count == 1 ? formats.first! : options.format ?? .mp4)
+        let shape = "\(design.seeds.count) seed\(design.seeds.count == 1 ? "" : "s") × \(design.combinations.count) combination\(design.combinations.count == 1 ? "" : "s") = \(specs.count) cell\(specs.count == 1 ? "" : "s")"
+
+        if options.dryRun {
+            let pending = Set(plan.jobs.filter(\.decision.renders).map(\.spec.outputFileName))
+            let decision = grid.decide(force: options.force, pending: pending)
+            console.output.write(PlanPrinter.text(plan) + "sweep: \(shape), one line per cell\n"
+                + "grid \(grid.video.path) and \(grid.sheet.lastPathComponent): \(decision.text)\n")
+            let blocked = plan.jobs.contains { if case .conflict = $0.decision { return true } else { return false } }
+            if case .conflict = decision { return finish(.jobsFailed, plan: plan) }
+            return finish(blocked ? .jobsFailed : .success, plan: plan)
+        }
+        if let signal = stop.requested { return finish(.stopped(by: signal), plan: plan) }
+
+        let start = Date()
+        BatchRunner.removeStaleTemporaries(plan)
+        reporter.info("svdbatch \(Recipe.toolVersion) sweep: \(options.imagePath), \(shape) → \(outputDirectory.path): \(PlanPrinter.summary(plan)); \(Parallel.workerCount) engine threads")
+        var batchOptions = BatchOptions(csvPath: "sweep \(options.imagePath) cell", workingDirectory: options.workingDirectory,
+                                        environment: options.environment)
+        batchOptions.force = options.force
+        let manifest = Manifest(directory: outputDirectory, shard: nil)
+        let runner = BatchRunner(plan: plan, options: batchOptions, reporter: reporter, stop: stop, manifest: manifest)
+        let entries: [ManifestEntry]
+        let stoppedBy: Int32?
+        do { (entries, stoppedBy) = try runner.run() } catch { return fatal("\(error)") }
+
+        let counts = Dictionary(grouping: entries, by: \.status).mapValues(\.count)
+        let summary = [JobStatus.rendered, .resumed, .upToDate, .conflict, .failed, .interrupted]
+            .compactMap { status in counts[status].map { "\($0) \(status.rawValue)" } }.joined(separator: ", ")
+        if let signal = stoppedBy {
+            reporter.warning("stopped by \(signal == SIGTERM ? "SIGTERM" : "SIGINT") after \(DurationText.text(Date().timeIntervalSince(start))): \(summary.isEmpty ? "nothing finished" : summary); run again to resume")
+            return finish(.stopped(by: signal), plan: plan, entries: entries)
+        }
+        guard !entries.contains(where: \.status.isFailure) else {
+            reporter.error("cells: \(summary); the grid is not built until every cell is there (see the messages above and \(manifest.file.path))")
+            return finish(.jobsFailed, plan: plan, entries: entries)
+        }
+
+        let gridURL = grid.update(force: options.force, reporter: reporter)
+        reporter.info("done in \(DurationText.text(Date().timeIntervalSince(start))): \(summary.isEmpty ? "no cells" : summary); manifest \(manifest.file.path)")
+        return finish(gridURL == nil ? .jobsFailed : .success, plan: plan, entries: entries, grid: gridURL)
+    }
+
+    /// `--model` with a model key, or `--format` with a format key, would be two answers to one question.
+    private static func checkChosenTwice(_ design: SweepDesign, _ options: SweepOptions) throws {
+        var problems: [String] = []
+        for (column, option, given) in [(JobColumn.model, "--model", options.model != nil),
+                                         (.format, "--format", options.format != nil)] where given {
+            if let override = (design.fixed + design.varied).first(where: { $0.column == column }) {
+                problems.append("\(override.quoted): \(option) also chooses the \(column.rawValue); give one of them")
+            }
+        }
+        if !problems.isEmpty { throw SweepUsageError(problems) }
+    }
+}
