@@ -6,9 +6,7 @@ import Foundation
 public enum BLAS {
     private static let configured: Bool = {
         openblas_set_num_threads(1)
-        // A fixed mmap threshold: glibc otherwise raises it after large frees, and freed activations then stay
-        // in malloc's arenas, inflating the resident size far beyond the live tensors.
-        _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 1 << 20)
+        MallocTuning.fixMmapThreshold()
         return true
     }()
 
@@ -33,6 +31,3 @@ public enum BLAS {
     }
 }
 
-/// glibc's `mallopt` (declared in <malloc.h>, which Swift's Glibc module does not import).
-@_silgen_name("mallopt")
-private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
