@@ -38,7 +38,7 @@ let package = Package(
             "SVDCore", "SVDModels", "SVDPipeline", "SVDMedia",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "CSV", package: "CSV.swift"),
-        ], exclude: ["README-rerender.md"]),
+        ]),
         .executableTarget(name: "svdbatch", dependencies: [
             "SVDBatch", "SVDPipeline", "SVDMedia", "SVDModels", "SVDCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
