@@ -26,7 +26,7 @@ let package = Package(
         // libpng's full API needs setjmp, which Swift cannot call: this shim keeps it in C.
         .target(name: "CPNGShim", dependencies: ["CPNG"]),
 
-        .target(name: "SVDCore", dependencies: ["COpenBLAS", .product(name: "Crypto", package: "swift-crypto")],
+        .target(name: "SVDCore", dependencies: ["COpenBLAS"],
                 swiftSettings: optimised),
         .target(name: "SVDModels", dependencies: ["SVDCore", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: optimised),

@@ -82,7 +82,7 @@ public struct CheckpointFile: Equatable, Sendable {
             throw damaged("unreadable header")
         }
         let payload = Data(bytes[(end + 1)...])
-        guard header.values >= 0, payload.count == header.values * 4 else {
+        guard header.values >= 0, header.values <= payload.count / 4, payload.count == header.values * 4 else {
             throw damaged("holds \(payload.count) bytes of latents, the header announces \(header.values) values")
         }
         guard Digests.sha256Hex(payload) == header.latentsSHA256 else { throw damaged("the latents do not match their digest") }

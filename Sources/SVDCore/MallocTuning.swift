@@ -1,3 +1,5 @@
+import Foundation
+
 /// Process-wide glibc malloc settings the engine relies on.
 public enum MallocTuning {
     private static let mmapThreshold: Void = {
@@ -6,15 +8,27 @@ public enum MallocTuning {
         _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 1 << 20)
     }()
 
-    private static let perturb: Void = {
-        // libx264 reads some of its buffers before writing them; with whatever an earlier allocation left there
-        // the H.264 bytes changed from run to run. Filling every new allocation with a fixed byte makes them
-        // reproducible whatever the process did before.
-        _ = glibcMallopt(-6 /* M_PERTURB */, 0xA5)
-    }()
-
     public static func fixMmapThreshold() { _ = mmapThreshold }
-    public static func fillNewAllocations() { _ = perturb }
+
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var fillers = 0
+
+    /// Runs `body` with every new allocation filled with a fixed byte (glibc's M_PERTURB). libx264 reads some of
+    /// its buffers before writing them; with whatever earlier work left in memory, the H.264 bytes changed from
+    /// run to run. Only encoding pays for the fill: it is switched off again afterwards.
+    public static func withFilledAllocations<T>(_ body: () throws -> T) rethrows -> T {
+        lock.lock()
+        if fillers == 0 { _ = glibcMallopt(-6 /* M_PERTURB */, 0xA5) }
+        fillers += 1
+        lock.unlock()
+        defer {
+            lock.lock()
+            fillers -= 1
+            if fillers == 0 { _ = glibcMallopt(-6, 0) }
+            lock.unlock()
+        }
+        return try body()
+    }
 }
 
 /// glibc's `mallopt` (declared in <malloc.h>, which Swift's Glibc module does not import).

@@ -4,8 +4,6 @@ import Foundation
 public enum ProcessMemory {
     /// Peak resident set size (VmHWM) in bytes, or nil where /proc is unavailable.
     public static func peakResidentBytes() -> Int? { statusField("VmHWM:") }
-    /// Current resident set size (VmRSS) in bytes.
-    public static func residentBytes() -> Int? { statusField("VmRSS:") }
 
     private static func statusField(_ name: String) -> Int? {
         guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }

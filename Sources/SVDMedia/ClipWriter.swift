@@ -58,8 +58,14 @@ public enum ClipWriter {
     @discardableResult
     public static func write(_ frames: [RGBImage], fps: Int, settings: EncoderSettings, comment: String?,
                              to url: URL, overwrite: Bool = false) throws -> Int {
+        try MallocTuning.withFilledAllocations {
+            try encode(frames, fps: fps, settings: settings, comment: comment, to: url, overwrite: overwrite)
+        }
+    }
+
+    private static func encode(_ frames: [RGBImage], fps: Int, settings: EncoderSettings, comment: String?,
+                               to url: URL, overwrite: Bool) throws -> Int {
         let path = url.path
-        MallocTuning.fillNewAllocations()
         guard let first = frames.first else { throw ClipWriteError.noFrames(path: path) }
         guard fps > 0 else { throw ClipWriteError.invalidFrameRate(path: path, fps: fps) }
         guard first.width > 0, first.height > 0 else {
@@ -233,7 +239,6 @@ private final class ClipEncoder {
         guard rc >= 0 else {
             throw ClipWriteError.ffmpeg(path: finalPath, step: "preparing frame \(index)", message: FFmpeg.describe(rc))
         }
-        Self.zeroBuffers(frame)
         image.pixels.withUnsafeBufferPointer { src in
             let srcPlanes: [UnsafePointer<UInt8>?] = [src.baseAddress, nil, nil, nil]
             let srcStrides: [Int32] = [Int32(width * 3), 0, 0, 0]
@@ -250,18 +255,6 @@ private final class ClipEncoder {
             throw ClipWriteError.ffmpeg(path: finalPath, step: "encoding frame \(index)", message: FFmpeg.describe(rc))
         }
         try drain()
-    }
-
-    /// Clears every byte of the frame's buffers, line padding included: x264 reads past the visible width, and
-    /// uninitialised padding made the encoded bytes differ from run to run.
-    static func zeroBuffers(_ frame: UnsafeMutablePointer<AVFrame>) {
-        withUnsafePointer(to: frame.pointee.buf) { tuple in
-            tuple.withMemoryRebound(to: UnsafeMutablePointer<AVBufferRef>?.self, capacity: 8) { refs in
-                for i in 0..<8 {
-                    if let ref = refs[i], let data = ref.pointee.data { memset(data, 0, Int(ref.pointee.size)) }
-                }
-            }
-        }
     }
 
     /// Flushes the encoder, writes the trailer and closes the file.

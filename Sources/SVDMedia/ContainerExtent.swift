@@ -29,6 +29,8 @@ enum ContainerExtent {
                 return fileSize
             }
             guard size >= 8 else { return nil }  // not box structure: leave the verdict to FFmpeg
+            // A box reaching past the end means a truncated file (compared without overflowing on hostile sizes).
+            guard size <= fileSize - offset else { return Int64.max }
             offset += size
         }
         return offset
@@ -37,10 +39,12 @@ enum ContainerExtent {
     /// EBML: the EBML header element, then the Segment, whose size covers the rest of the file.
     private static func matroska(_ r: Reader) -> Int64? {
         guard let header = r.element(at: 0), header.id == 0x1A45_DFA3, let headerSize = header.size else { return nil }
-        let segmentStart = header.dataOffset + headerSize
+        let (segmentStart, overflow) = header.dataOffset.addingReportingOverflow(headerSize)
+        guard !overflow else { return nil }
         guard let segment = r.element(at: segmentStart), segment.id == 0x1853_8067 else { return nil }
         guard let size = segment.size else { return nil }
-        return segment.dataOffset + size
+        let (end, endOverflow) = segment.dataOffset.addingReportingOverflow(size)
+        return endOverflow ? Int64.max : end
     }
 
     private struct Reader {

@@ -197,19 +197,19 @@ enum StillImageDecoder {
     static func truncation(of b: [UInt8], format: ImageSignature.StillFormat) -> String? {
         switch format {
         case .jpeg:
-            // EOI (FF D9) must follow the last start-of-scan (FF DA); neither appears inside entropy-coded
-            // data, where FF is always stuffed.
-            var lastScan: Int? = nil, endAfterScan = false
+            // An EOI (FF D9) must follow a start-of-scan (FF DA); neither appears inside entropy-coded data,
+            // where FF is always stuffed. The image ends at that EOI: data appended after it (the video of a
+            // "motion photo") is not looked at.
+            var sawScan = false
             var i = 2
             while i + 1 < b.count {
                 if b[i] == 0xFF {
-                    if b[i + 1] == 0xDA { lastScan = i; endAfterScan = false }
-                    else if b[i + 1] == 0xD9 && lastScan != nil { endAfterScan = true }
+                    if b[i + 1] == 0xDA { sawScan = true }
+                    else if b[i + 1] == 0xD9 && sawScan { return nil }
                 }
                 i += 1
             }
-            if lastScan == nil { return "JPEG: the file ends before the image data" }
-            return endAfterScan ? nil : "JPEG: no end-of-image marker after the image data"
+            return sawScan ? "JPEG: no end-of-image marker after the image data" : "JPEG: the file ends before the image data"
         case .webp:
             guard b.count >= 12 else { return "WebP: the file ends inside its header" }
             let riff = Int(b[4]) | Int(b[5]) << 8 | Int(b[6]) << 16 | Int(b[7]) << 24

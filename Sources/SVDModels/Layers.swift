@@ -154,16 +154,7 @@ public struct AttentionLayer {
     }
 
     /// Cross-attention over a context of exactly one token per sample: softmax over one key is exactly 1, so
-    /// the output is to_out(to_v(ctx)) broadcast over the queries (spec §4.2).
-    /// x [n, L, C], context [n, 1, D].
-    public func singleTokenCross(_ x: Tensor, context: Tensor) -> Tensor {
-        let n = x.shape[0], l = x.shape[1], c = x.shape[2]
-        precondition(context.shape[0] == n && context.shape[1] == 1, "cross-attention context \(context.shape)")
-        let row = toOut(toV(context))  // [n, 1, C]
-        let out = Tensor(uninitialized: [n, l, c])
-        for b in 0..<n {
-            for i in 0..<l { (out.data + (b * l + i) * c).update(from: row.data + b * c, count: c) }
-        }
-        return out
-    }
+    /// every query's output is to_out(to_v(ctx)), whatever the query (spec: single-token cross-attention).
+    /// context [n, 1, D] → [n, 1, C], one row to broadcast over that sample's queries.
+    public func singleTokenOutput(context: Tensor) -> Tensor { toOut(toV(context)) }
 }

@@ -320,6 +320,16 @@ public struct ModelDirectory: Sendable {
         if vae.inChannels != 3 || vae.outChannels != 3 || clip.numChannels != 3 {
             reasons.append("the VAE and the image encoder must take and produce RGB (3 channels)")
         }
+        // The pipeline's fixed shapes (as in diffusers' SVD pipeline): 4 latent channels, an 8× VAE, 224-pixel CLIP.
+        if vae.latentChannels != 4 {
+            reasons.append("vae latent_channels is \(vae.latentChannels); Stable Video Diffusion uses 4")
+        }
+        if vae.blockOutChannels.count != 4 {
+            reasons.append("vae has \(vae.blockOutChannels.count) blocks; the pipeline needs 4 (an 8× downscale)")
+        }
+        if clip.imageSize != 224 {
+            reasons.append("image_encoder image_size is \(clip.imageSize); the pipeline resizes to 224")
+        }
         guard reasons.isEmpty else { throw ModelDirectoryError.inconsistentConfigs(directory: root.path, reasons: reasons) }
     }
 }

@@ -20,7 +20,7 @@ struct BasicTransformerBlock {
     func callAsFunction(_ input: Tensor, context: Tensor) -> Tensor {
         let h = Elementwise.add(attn1(norm1(input)), input)
         // The cross-attention output does not depend on the queries (one key token), so norm2 is skipped.
-        let cross = attn2.toOut(attn2.toV(context))  // [b·F, 1, C]
+        let cross = attn2.singleTokenOutput(context: context)  // [b·F, 1, C]
         let h2 = Tokens.addPerGroup(h, rows: cross, groupSize: h.shape[1])
         return Elementwise.add(ff(norm3(h2)), h2)
     }
@@ -50,7 +50,7 @@ struct TemporalBasicTransformerBlock {
         h = Elementwise.add(ffIn(normIn(h)), h)
         h = Elementwise.add(attn1(norm1(h)), h)
         // Single-token cross-attention: one row per video, the same for all its frames and positions.
-        let cross = attn2.toOut(attn2.toV(videoContext))  // [b, 1, C]
+        let cross = attn2.singleTokenOutput(context: videoContext)  // [b, 1, C]
         h = Tokens.addPerGroup(h, rows: cross, groupSize: positions * frames)
         h = Elementwise.add(ff(norm3(h)), h)
         return Tokens.sequencesToFrames(h, frames: frames, positions: positions)
@@ -94,12 +94,12 @@ public struct TransformerSpatioTemporalModel {
         let framePositions = (0..<rows).map { Float($0 % frames) }
         let pe = timePosEmbed(SinusoidalEmbedding.embed(framePositions, dim: channels))  // [b·F, C]
         ActivationTrace.record(path + ".time_pos_embed", pe)
-        for layer in layers {
+        for (i, layer) in layers.enumerated() {
             let spatial = layer.spatial(h, context: context)
-            ActivationTrace.record(path + ".transformer_blocks.0", spatial)
+            ActivationTrace.record(path + ".transformer_blocks.\(i)", spatial)
             let temporalInput = Tokens.addPerGroup(spatial, rows: pe, groupSize: positions)
             let temporal = layer.temporal(temporalInput, videoContext: videoContext, frames: frames)
-            ActivationTrace.record(path + ".temporal_transformer_blocks.0", temporal)
+            ActivationTrace.record(path + ".temporal_transformer_blocks.\(i)", temporal)
             h = layer.mixer(spatial: spatial, temporal: temporal)
         }
         let out = Tokens.channelsFirst(projOut(h), height: height, width: width)

@@ -176,7 +176,9 @@ public struct VideoPipeline {
                 for c in 0..<3 {
                     let s = src + (frame * 3 + c) * plane
                     for i in 0..<plane {
-                        let y = min(max(s[i] * 0.5 + 0.5, 0), 1)
+                        // NaN (only from broken weights) becomes 0 instead of trapping the conversion.
+                        let v = s[i] * 0.5 + 0.5
+                        let y = v.isNaN ? 0 : min(max(v, 0), 1)
                         dst[(frame * plane + i) * 3 + c] = UInt8((y * 255).rounded(.toNearestOrEven))
                     }
                 }

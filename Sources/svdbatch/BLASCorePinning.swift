@@ -7,7 +7,7 @@ import Foundation
 enum BLASCorePinning {
     static let variable = "OPENBLAS_CORETYPE"
     static let pinnedCore = "Haswell"
-    /// Set to 1 to keep OpenBLAS's own choice (faster on AVX-512 machines, but not reproducible elsewhere).
+    /// Set (to any value) to keep OpenBLAS's own choice (not reproducible on other kinds of CPU).
     static let optOut = "SVDBATCH_NATIVE_BLAS"
 
     static func pinBeforeBLASLoads() {

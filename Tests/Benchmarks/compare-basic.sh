@@ -14,4 +14,4 @@ for run in 1 2; do
 done
 theirs=$(python3 Tests/Benchmarks/diffusers_render.py "${args[@]}" --threads "$threads" | tee /dev/stderr | awk '/best/ {print $3}')
 best=$(printf '%s\n' "${ours[@]}" | sort -g | head -1)
-echo "svdbatch best: $best s; diffusers best: $theirs s; svdbatch is $(python3 -c "print(f'{$theirs/$best:.2f}')")× faster"
+echo "svdbatch best: $best s; diffusers best: $theirs s; diffusers time / svdbatch time = $(python3 -c "print(f'{$theirs/$best:.2f}')") (above 1: svdbatch is faster)"
