@@ -72,7 +72,7 @@ struct BatchRunner {
                 }
                 continue
             }
-            let renderer = JobRenderer(pipeline: pipeline, saveFrames: options.saveFrames, stop: stop,
+            let renderer = JobRenderer(pipeline: pipeline, saveFrames: options.saveFrames, force: options.force, stop: stop,
                                        reporter: reporter, meter: meter)
             for job in jobs {
                 if let signal = stop.requested { return (entries, signal) }
@@ -106,14 +106,16 @@ struct BatchRunner {
     }
 
     /// Removes what killed runs left behind for this shard's jobs: temporary files of clips, checkpoints
-    /// and frames (`.X.tmp-PID`). Only this shard's names are touched, since other shards may be writing
+    /// and frames (`.X.tmp-PID`, frames folders included). Only this shard's names are touched, since other shards may be writing
     /// theirs in the same folder right now; this shard's are safe, as the run lock is held.
     static func removeStaleTemporaries(_ plan: BatchPlan) {
         let fm = FileManager.default
-        let targets = Set(plan.jobs.flatMap { [$0.spec.outputFileName, $0.spec.checkpointFileName] })
+        let targets = Set(plan.jobs.flatMap {
+            [$0.spec.outputFileName, $0.spec.checkpointFileName, $0.spec.framesFolderName, $0.spec.framesFolderName + ".old"]
+        })
         for entry in (try? fm.contentsOfDirectory(atPath: plan.outputDirectory.path)) ?? [] {
             if let target = temporaryTarget(entry), targets.contains(target) {
-                unlink(plan.outputDirectory.appendingPathComponent(entry).path)
+                try? fm.removeItem(at: plan.outputDirectory.appendingPathComponent(entry))
             }
         }
         for job in plan.jobs {

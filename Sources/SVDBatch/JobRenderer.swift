@@ -19,6 +19,8 @@ struct JobOutcome {
 struct JobRenderer {
     let pipeline: VideoPipeline
     let saveFrames: Bool
+    /// `--force`: a frames folder in the way is replaced too.
+    let force: Bool
     let stop: StopFlag
     let reporter: BatchReporter
     let meter: WorkMeter
@@ -43,23 +45,12 @@ struct JobRenderer {
                                 totalSteps: p.numInferenceSteps, batch: meter.progress)
             defer { reporter.jobEnded() }
 
-            var checkpointWarning = false
-            var jobSeconds = 0.0, jobSteps = 0
+            let checkpointer = StepCheckpointer(file: job.checkpoint, jobKey: key, reporter: reporter,
+                                                what: "\(spec.outputFileName): cannot save checkpoints, so an interruption would lose this job's progress")
             let frames = try pipeline.render(image: image, parameters: p, resumeFrom: resume) { progress in
                 stepsDone = progress.step
-                do {
-                    try CheckpointFile(jobKey: key, totalSteps: progress.totalSteps, checkpoint: progress.checkpoint)
-                        .write(to: job.checkpoint)
-                } catch {
-                    if !checkpointWarning {
-                        reporter.warning("\(spec.outputFileName): cannot save checkpoints, so an interruption would lose this job's progress: \(error)")
-                    }
-                    checkpointWarning = true
-                }
+                let eta = checkpointer.stepFinished(progress)
                 meter.stepFinished(p, seconds: progress.seconds)
-                jobSeconds += progress.seconds
-                jobSteps += 1
-                let eta = Double(progress.totalSteps - progress.step) * jobSeconds / Double(jobSteps)
                 reporter.stepFinished(StepReport(name: spec.name, step: progress.step, totalSteps: progress.totalSteps,
                                                  stepSeconds: progress.seconds, jobETA: eta, batch: meter.progress))
                 if stop.requested != nil { throw PipelineError.cancelled }
@@ -71,11 +62,20 @@ struct JobRenderer {
                                     diagnostics: .current(threads: Parallel.workerCount))
             // Frames first: a run killed between the two leaves no clip, so the job renders again and
             // rewrites them; the other order could leave an "up to date" clip with missing frames.
-            if saveFrames {
-                try FrameFolder.write(images, to: job.output.deletingLastPathComponent().appendingPathComponent(spec.framesFolderName))
-            }
             var overwrite = false
             if case .replace = job.decision { overwrite = true }
+            if saveFrames {
+                let folder = job.output.deletingLastPathComponent().appendingPathComponent(spec.framesFolderName)
+                if force, let reason = FrameFolder.problem(folder, jobKeys: [job.jobKey, key]) {
+                    reporter.warning("--force: replacing \(reason)")
+                }
+                do {
+                    try FrameFolder.write(images, jobKey: key, to: folder, replacing: [job.jobKey], force: force)
+                } catch let FrameFolderError.inTheWay(reason) {
+                    return JobOutcome(status: .conflict, jobKey: key, remainingSteps: 0,
+                                      error: "\(reason), and appeared while the job rendered; it is left alone (--force replaces it)")
+                }
+            }
             do {
                 try ClipWriter.write(images, fps: p.fps, settings: spec.encoder, comment: try recipe.json(),
                                      to: job.output, overwrite: overwrite)
@@ -111,14 +111,122 @@ struct JobRenderer {
     }
 }
 
-/// `NAME_frames/frame_0000.png`, …, each written atomically.
+/// After every denoising step: saves the job's state (when it has a checkpoint file; a failure is reported once
+/// and the render goes on) and keeps the job's step times for its ETA. Shared by batch jobs and `rerender`.
+final class StepCheckpointer {
+    let file: URL?
+    let jobKey: String
+    let reporter: BatchReporter
+    /// The warning's text before ": <error>".
+    let what: String
+    private var warned = false
+    private var seconds = 0.0
+    private var steps = 0
+
+    init(file: URL?, jobKey: String, reporter: BatchReporter, what: String) {
+        self.file = file
+        self.jobKey = jobKey
+        self.reporter = reporter
+        self.what = what
+    }
+
+    /// Saves the checkpoint of `progress` and returns the job's estimated seconds left.
+    func stepFinished(_ progress: StepProgress) -> Double {
+        if let file {
+            do {
+                try CheckpointFile(jobKey: jobKey, totalSteps: progress.totalSteps, checkpoint: progress.checkpoint).write(to: file)
+            } catch {
+                if !warned { reporter.warning("\(what): \(error)") }
+                warned = true
+            }
+        }
+        seconds += progress.seconds
+        steps += 1
+        return Double(progress.totalSteps - progress.step) * seconds / Double(steps)
+    }
+}
+
+/// `NAME_frames/frame_0000.png`, …: written into a hidden `.NAME_frames.tmp-PID` folder next to it (with a
+/// `.svdbatch-job` file holding the job key) and renamed into place whole, so a folder never mixes frames of
+/// two renders. An existing folder is replaced only when it is this job's own earlier output or `force` is set.
 enum FrameFolder {
+    static let markerFileName = ".svdbatch-job"
+
     static func fileName(_ index: Int) -> String { String(format: "frame_%04d.png", index) }
 
-    static func write(_ frames: [RGBImage], to folder: URL) throws {
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    static func temporaryURL(for folder: URL) -> URL { AtomicFile.temporaryURL(for: folder) }
+
+    /// Where the previous folder waits while the new one is renamed into place: `.NAME_frames.old.tmp-PID`.
+    static func asideURL(for folder: URL) -> URL {
+        AtomicFile.temporaryURL(for: folder.deletingLastPathComponent().appendingPathComponent(folder.lastPathComponent + ".old"))
+    }
+
+    /// The job key recorded in an existing frames folder, if it is one written by svdbatch.
+    static func recordedJobKey(_ folder: URL) -> String? {
+        guard let data = try? Data(contentsOf: folder.appendingPathComponent(markerFileName)) else { return nil }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// nil when nothing is at `folder` or it is a frames folder of one of `jobKeys`; otherwise why it is in the way.
+    static func problem(_ folder: URL, jobKeys: Set<String>) -> String? {
+        var info = stat()
+        guard lstat(folder.path, &info) == 0 else { return nil }
+        guard info.st_mode & S_IFMT == S_IFDIR else { return "\(folder.path) exists and is not a folder" }
+        guard let recorded = recordedJobKey(folder) else {
+            return "\(folder.path) exists and was not written by svdbatch for this job (no \(markerFileName) in it)"
+        }
+        guard jobKeys.contains(recorded) else {
+            return "\(folder.path) holds frames of a different job (job_key \(recorded.prefix(12))…)"
+        }
+        return nil
+    }
+
+    /// Writes the frames and publishes the folder. Throws `FrameFolderError.inTheWay` (leaving everything
+    /// alone) when something not allowed to be replaced is at `folder`.
+    static func write(_ frames: [RGBImage], jobKey: String, to folder: URL, replacing allowedKeys: Set<String>,
+                      force: Bool) throws {
+        let fm = FileManager.default
+        let temp = temporaryURL(for: folder), aside = asideURL(for: folder)
+        try? fm.removeItem(at: temp)
+        try fm.createDirectory(at: temp, withIntermediateDirectories: true)
+        var published = false
+        defer { if !published { try? fm.removeItem(at: temp) } }
         for (i, frame) in frames.enumerated() {
-            try AtomicFile.write(Data(try PNGWriter.encode(frame)), to: folder.appendingPathComponent(fileName(i)))
+            try AtomicFile.write(Data(try PNGWriter.encode(frame)), to: temp.appendingPathComponent(fileName(i)))
+        }
+        try AtomicFile.write(Data((jobKey + "\n").utf8), to: temp.appendingPathComponent(markerFileName))
+
+        var info = stat()
+        var movedAside = false
+        if lstat(folder.path, &info) == 0 {
+            if !force, let reason = problem(folder, jobKeys: allowedKeys.union([jobKey])) {
+                throw FrameFolderError.inTheWay(reason)
+            }
+            try? fm.removeItem(at: aside)
+            guard rename(folder.path, aside.path) == 0 else {
+                throw FrameFolderError.failed(path: folder.path, reason: "moving the old folder aside: \(String(cString: strerror(errno)))")
+            }
+            movedAside = true
+        }
+        guard rename(temp.path, folder.path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            if movedAside { _ = rename(aside.path, folder.path) }
+            throw FrameFolderError.failed(path: folder.path, reason: "renaming \(temp.lastPathComponent) into place: \(reason)")
+        }
+        published = true
+        AtomicFile.syncDirectory(of: folder)
+        if movedAside { try? fm.removeItem(at: aside) }
+    }
+}
+
+enum FrameFolderError: Error, CustomStringConvertible {
+    case inTheWay(String)
+    case failed(path: String, reason: String)
+
+    var description: String {
+        switch self {
+        case let .inTheWay(reason): return reason
+        case let .failed(path, reason): return "\(path): \(reason)"
         }
     }
 }

@@ -80,9 +80,14 @@ public struct JobTable: Sendable {
     public let rows: [JobRow]
 
     public static func load(path: String) throws -> JobTable {
+        try load(URL(fileURLWithPath: path), path: path)
+    }
+
+    /// Reads `url`; messages name the file as `path` (the spelling the user gave, e.g. relative to `--cwd`).
+    public static func load(_ url: URL, path: String) throws -> JobTable {
         let data: Data
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
+            data = try Data(contentsOf: url)
         } catch {
             let reason = (error as NSError).localizedFailureReason ?? (error as NSError).localizedDescription
             throw JobTableError.unreadable(path: path, reason: reason)

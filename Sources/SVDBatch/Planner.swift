@@ -14,7 +14,7 @@ struct Planner {
     func plan() throws -> BatchPlan {
         let csvURL = options.absolute(options.csvPath)
         let table: JobTable
-        do { table = try JobTable.load(path: options.csvPath) } catch let error as JobTableError {
+        do { table = try JobTable.load(csvURL, path: options.csvPath) } catch let error as JobTableError {
             throw PlanError.jobList(error)
         }
         var notes: [String] = []
@@ -58,27 +58,14 @@ struct Planner {
                          otherShardJobs: otherShards, notes: notes)
     }
 
-    /// `--model`, else (if some row names no model) `SVDBATCH_MODEL` or the demo model. Not finding or not
-    /// opening it stops the run: every row without a model column would fail the same way.
+    /// `--model`, else (if some row names no model) `SVDBATCH_MODEL` or the demo model, as `SpecPlanner.defaultModel`
+    /// picks it. Not finding or not opening it stops the run: every row without a model column would fail the same way.
     private func runDefaultModel(needed: Bool, notes: inout [String]) throws -> ResolvedModel? {
-        do {
-            let model: ResolvedModel
-            if let reference = options.model {
-                model = try resolver.resolve(reference, relativeTo: options.workingDirectory)
-            } else if needed {
-                model = try resolver.resolveDefault(workingDirectory: options.workingDirectory)
-            } else {
-                return nil
-            }
-            _ = try catalog.facts(for: model)
-            if model.source == .demo {
-                notes.append("using the bundled demo model \(model.folder.path): real SVD architecture with random weights, so its clips show abstract motion; pass --model DIR|REPO_ID or set SVDBATCH_MODEL for a real model")
-            }
-            return model
-        } catch {
-            let origin = options.model != nil ? "--model" : "the default model"
-            throw PlanError.model("\(origin): \(error)")
-        }
+        guard options.model != nil || needed else { return nil }
+        let (model, note) = try SpecPlanner.defaultModel(options.model, workingDirectory: options.workingDirectory,
+                                                         resolver: resolver, catalog: catalog)
+        if let note { notes.append(note) }
+        return model
     }
 
     /// Rows whose outputs collide (same NAME: they would share the clip, the `.NAME.state` checkpoint or the
@@ -101,14 +88,26 @@ struct Planner {
     }
 
     private func plannedJob(_ spec: JobSpec, in directory: URL) throws -> PlannedJob {
+        try Self.plannedJob(spec, in: directory, catalog: catalog, force: options.force, saveFrames: options.saveFrames)
+    }
+
+    /// One job's key (from the model's fingerprint, the input's pixels and the effective parameters), paths and
+    /// decision; shared by CSV runs and `SpecPlanner`.
+    static func plannedJob(_ spec: JobSpec, in directory: URL, catalog: ModelCatalog, force: Bool,
+                           saveFrames: Bool) throws -> PlannedJob {
         let fingerprint = try catalog.fingerprint(of: spec.model)
         let model = ModelRecord(name: spec.model.model.name, variant: spec.model.loadedVariant, fingerprint: fingerprint)
         let key = try Recipe.jobKey(modelSHA256: fingerprint.sha256, inputPixelsSHA256: spec.input.pixelsSHA256,
                                     parameters: RenderParameters(spec.parameters), encoder: spec.encoder)
         let output = directory.appendingPathComponent(spec.outputFileName)
         let checkpoint = directory.appendingPathComponent(spec.checkpointFileName)
-        let decision = Self.decide(output: output, checkpoint: checkpoint, jobKey: key,
-                                   totalSteps: spec.parameters.numInferenceSteps, force: options.force)
+        var decision = decide(output: output, checkpoint: checkpoint, jobKey: key,
+                              totalSteps: spec.parameters.numInferenceSteps, force: force)
+        // --save-frames: a NAME_frames folder (or file) this job did not write is in the way like a clip would be.
+        if saveFrames, !force, decision.renders,
+           let reason = FrameFolder.problem(directory.appendingPathComponent(spec.framesFolderName), jobKeys: [key]) {
+            decision = .conflict(reason: reason + "; it is left alone (--force replaces it)")
+        }
         return PlannedJob(spec: spec, jobKey: key, model: model, output: output, checkpoint: checkpoint, decision: decision)
     }
 

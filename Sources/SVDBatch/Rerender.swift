@@ -7,7 +7,7 @@ import SVDPipeline
 /// What a rerender did.
 public struct RerenderResult: Sendable {
     /// 0 done (or bit-exact); 1 frames differ (`--verify`) or the render or write failed; 2 usage or input
-    /// problem; 130/143 stopped by a signal.
+    /// problem (a file in the way included); 75 another run holds the output folder's lock; 130/143 stopped by a signal.
     public let status: ExitStatus
     /// With `--verify`: whether the new frames are bit-identical to the recorded ones.
     public let bitExact: Bool?
@@ -29,6 +29,7 @@ public enum Rerender {
             return try RerenderRun(options: options, console: console, reporter: reporter, stop: stop).execute()
         } catch let error as RerenderError {
             reporter.error("\(error)")
+            if case .locked(.held) = error { return RerenderResult(status: .locked, bitExact: nil, output: nil) }
             return RerenderResult(status: .fatal, bitExact: nil, output: nil)
         } catch {
             reporter.error("\(error)")
@@ -48,6 +49,8 @@ private struct RerenderRun {
         let overrides = try parseOverrides()
         let clip = options.absolute(options.clipPath)
         let recipe = try readRecipe(clip)
+        // Before anything else: encoder options from the comment reach FFmpeg only if they are the standard ones.
+        let recordedEncoder = try RerenderJob.standardEncoder(of: recipe)
         if (try? recipe.recomputedJobKey()) != recipe.jobKey {
             reporter.warning("\(clip.lastPathComponent): the recipe's job_key does not match its contents, so the recipe was edited after the clip was written; rendering what it says now")
         }
@@ -78,7 +81,9 @@ private struct RerenderRun {
             reporter.info("variation of \(clip.lastPathComponent): " + job.changes.keys.sorted().map { "\($0)=\(job.changes[$0]!)" }.joined(separator: ", "))
         }
 
-        let target = try outputTarget(job, clip: clip)
+        // The run lock of the folder the clip goes to (as `run` and `sweep` take it), held until the clip is written.
+        let (target, lock) = try outputTarget(job, clip: clip)
+        defer { lock?.release() }
         if case let .upToDate(path) = target {
             console.output.write("\(path.path) is already this job's clip (same job_key): nothing rendered (--force renders it again)\n")
             return RerenderResult(status: .success, bitExact: nil, output: path)
@@ -105,7 +110,8 @@ private struct RerenderRun {
         var status = ExitStatus.success
         var bitExact: Bool?
         if options.verify {
-            let verification = RerenderVerification(recipe: recipe, clip: clip, frames: rendered.frames, seconds: rendered.seconds)
+            let verification = RerenderVerification(recipe: recipe, encoder: recordedEncoder, clip: clip,
+                                                    frames: rendered.frames, seconds: rendered.seconds)
             console.output.write(verification.report())
             bitExact = verification.bitExact
             if !verification.bitExact { status = .jobsFailed }
@@ -167,24 +173,31 @@ private struct RerenderRun {
 
     /// Where the clip goes (`--out`, else the clip's folder; with `--verify`, only with `--out`), and what is
     /// there now: nothing, this job's clip (up to date), or a file that is replaced only with `--force`.
-    private func outputTarget(_ job: RerenderJob, clip: URL) throws -> Target {
+    /// The folder's run lock is taken before looking (exit 75 when another run holds it), and returned with a
+    /// target that writes.
+    private func outputTarget(_ job: RerenderJob, clip: URL) throws -> (Target, RunLock?) {
         guard let folder = options.outputDirectory.map(options.absolute) ?? (options.verify ? nil : clip.deletingLastPathComponent())
-        else { return .none }
+        else { return (.none, nil) }
         let url = folder.appendingPathComponent(job.spec.outputFileName)
         func canonical(_ u: URL) -> String { u.standardizedFileURL.resolvingSymlinksInPath().path }
         if canonical(url) == canonical(clip) { throw RerenderError.outputIsSource(path: clip.path) }
         do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
             throw RerenderError.usage("--out \(folder.path): cannot create the folder: \(error.localizedDescription)")
         }
+        let lock: RunLock
+        do { lock = try RunLock.acquire(directory: folder, shard: nil) } catch let error as RunLockError {
+            if case .held = error { throw RerenderError.locked(error) }
+            throw RerenderError.usage("\(error)")
+        }
         switch Planner.existingOutputProblem(url, jobKey: job.jobKey) {
         case .none:
-            return .write(url, replacing: false)
+            return (.write(url, replacing: false), lock)
         case .some(.none):
-            if options.force { return .write(url, replacing: true) }
+            if options.force { return (.write(url, replacing: true), lock) }
             // --verify still renders and judges; it just has nothing to write.
-            return options.verify ? .none : .upToDate(url)
+            return (options.verify ? .none : .upToDate(url), nil)
         case let .some(.some(reason)):
-            if options.force { return .write(url, replacing: true) }
+            if options.force { return (.write(url, replacing: true), lock) }
             throw RerenderError.outputExists(path: url.path, reason: reason)
         }
     }
@@ -198,7 +211,12 @@ private struct RerenderRun {
                                 encoder: job.spec.encoder, framesSHA256: Digests.sha256Hex(frames: frames),
                                 diagnostics: .current(threads: Parallel.workerCount),
                                 derivedFrom: varied ? original.framesSHA256 : nil, changes: varied ? job.changes : nil)
-        try ClipWriter.write(frames, fps: job.spec.parameters.fps, settings: job.spec.encoder, comment: try recipe.json(),
-                             to: url, overwrite: replacing)
+        do {
+            try ClipWriter.write(frames, fps: job.spec.parameters.fps, settings: job.spec.encoder, comment: try recipe.json(),
+                                 to: url, overwrite: replacing)
+        } catch ClipWriteError.alreadyExists {
+            // A file in the way is exit status 2, as when it is there before rendering.
+            throw RerenderError.outputExists(path: url.path, reason: "it appeared while the job rendered")
+        }
     }
 }

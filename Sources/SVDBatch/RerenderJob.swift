@@ -18,11 +18,43 @@ struct RerenderJob {
         .image: "the input is the recorded image (--image or --images-dir say where to find it); use `svdbatch run` for another image",
     ]
 
+    /// The recipe's encoder settings, if they are exactly svdbatch's standard ones for its format and recorded
+    /// crf. Options read from a clip's comment are never passed to FFmpeg otherwise: an edited comment could
+    /// set encoder options that write files (x264 `stats`/`pass`, …). Throws `RerenderError.clip` (exit 2).
+    static func standardEncoder(of recipe: Recipe) throws -> EncoderSettings {
+        let recorded = recipe.encoder
+        let crfText = recorded.codecOptions["crf"]
+        let crf = recorded.format == .mkv ? nil : crfText.flatMap { Int($0) }
+        let standard = try? EncoderSettings.standard(recorded.format, crf: crf)
+        guard let standard, standard == recorded else {
+            var differences: [String] = []
+            if let standard {
+                if standard.codec != recorded.codec { differences.append("codec \(recorded.codec)") }
+                if standard.pixelFormat != recorded.pixelFormat { differences.append("pixel_format \(recorded.pixelFormat)") }
+                for (name, options) in [("codec_options", (standard.codecOptions, recorded.codecOptions)),
+                                        ("muxer_options", (standard.muxerOptions, recorded.muxerOptions))] {
+                    let keys = Set(options.0.keys).union(options.1.keys).filter { options.0[$0] != options.1[$0] }.sorted()
+                    if !keys.isEmpty {
+                        differences.append("\(name) " + keys.map { "\($0)=\(options.1[$0] ?? "(missing)")" }.joined(separator: ", "))
+                    }
+                }
+                if standard.color != recorded.color { differences.append("color") }
+                if standard.scaler != recorded.scaler { differences.append("scaler \(recorded.scaler)") }
+            } else {
+                differences.append("crf \(crfText ?? "(missing)") is not a valid \(recorded.format.rawValue) crf")
+            }
+            throw RerenderError.clip("the recipe's encoder settings are not svdbatch's standard \(recorded.format.rawValue) settings"
+                + (crf.map { " with crf \($0)" } ?? "") + " (differs in: \(differences.joined(separator: "; "))), so the recipe was edited or written by another program; rerender never passes encoder options read from a clip to FFmpeg. Render the job with `svdbatch run` instead (a CSV row with the recorded parameters).")
+        }
+        return standard
+    }
+
     /// - Parameters:
     ///   - stem: the original clip's name without extension; variations are `<stem>-<key><value>…`.
     ///   - format: `--format`, or nil for the recorded format.
     static func make(recipe: Recipe, stem: String, image: URL, overrides: [ParameterOverride], format: ClipFormat?,
                      validator: RowValidator, catalog: ModelCatalog) throws -> RerenderJob {
+        _ = try standardEncoder(of: recipe)
         let v = recipe.parameters.video
         var cells: [JobColumn: String] = [
             .image: image.path, .seed: v.seed.text, .name: stem, .width: "\(v.width)", .height: "\(v.height)",
@@ -67,7 +99,8 @@ struct RerenderJob {
     /// The recorded encoder settings when the format is unchanged (so the file is made exactly as before),
     /// else the new format's standard ones; the model's fingerprint, the job key and the changes.
     private static func finish(_ validated: JobSpec, recipe: Recipe, catalog: ModelCatalog) throws -> RerenderJob {
-        let encoder = validated.format == recipe.encoder.format ? recipe.encoder : validated.encoder
+        // The recorded settings only once checked to be the standard ones (see `standardEncoder(of:)`).
+        let encoder = validated.format == recipe.encoder.format ? try standardEncoder(of: recipe) : validated.encoder
         let spec = JobSpec(line: validated.line, name: validated.name, format: validated.format,
                            imageName: recipe.input.name, input: validated.input, model: validated.model,
                            parameters: validated.parameters, encoder: encoder)

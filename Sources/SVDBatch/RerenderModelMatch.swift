@@ -16,7 +16,6 @@ struct RerenderModelMatch {
 
     struct Found {
         let facts: ModelFacts
-        let fingerprint: ModelFingerprintRecord
         let notes: [String]
     }
 
@@ -50,7 +49,7 @@ struct RerenderModelMatch {
             }
             var notes = facts.notes.map { "model \(model.name): \($0)" }
             if model.name != recorded.name { notes.append("model found at \(model.folder.path) (\(place)); the recipe recorded '\(recorded.name)'") }
-            return Found(facts: facts, fingerprint: fingerprint, notes: notes)
+            return Found(facts: facts, notes: notes)
         }
         throw RerenderError.modelMismatch(recorded: recorded, searched: searched)
     }

@@ -15,8 +15,6 @@ struct RerenderRenderer {
     struct Rendered {
         let frames: [RGBImage]
         let seconds: Double
-        /// Steps taken from a checkpoint, if the render resumed.
-        let resumedAt: Int?
     }
 
     func render(_ job: RerenderJob, image: RGBImage, checkpoint: URL?) throws -> Rendered {
@@ -37,28 +35,17 @@ struct RerenderRenderer {
         defer { reporter.jobEnded() }
 
         let start = Date()
-        var stepSeconds = 0.0, steps = 0, warned = false
+        let checkpointer = StepCheckpointer(file: checkpoint, jobKey: job.jobKey, reporter: reporter,
+                                            what: "cannot save checkpoints, so an interruption would lose this render's progress")
         let frames = try pipeline.render(image: image, parameters: p, resumeFrom: resume) { progress in
-            if let checkpoint {
-                do {
-                    try CheckpointFile(jobKey: job.jobKey, totalSteps: progress.totalSteps, checkpoint: progress.checkpoint)
-                        .write(to: checkpoint)
-                } catch {
-                    if !warned { reporter.warning("cannot save checkpoints, so an interruption would lose this render's progress: \(error)") }
-                    warned = true
-                }
-            }
-            stepSeconds += progress.seconds
-            steps += 1
-            let eta = Double(progress.totalSteps - progress.step) * stepSeconds / Double(steps)
+            let eta = checkpointer.stepFinished(progress)
             let fraction = Double(progress.step) / Double(progress.totalSteps)
             reporter.stepFinished(StepReport(name: spec.name, step: progress.step, totalSteps: progress.totalSteps,
                                              stepSeconds: progress.seconds, jobETA: eta,
                                              batch: BatchProgress(jobsDone: 0, jobsTotal: 1, fraction: fraction, eta: eta)))
             if stop.requested != nil { throw PipelineError.cancelled }
         }
-        return Rendered(frames: (0..<frames.count).map { frames.frame($0) }, seconds: Date().timeIntervalSince(start),
-                        resumedAt: resume?.stepsDone)
+        return Rendered(frames: (0..<frames.count).map { frames.frame($0) }, seconds: Date().timeIntervalSince(start))
     }
 
     /// The checkpoint at `url` if it continues exactly this job here; anything else is ignored (and replaced

@@ -6,6 +6,8 @@ import SVDMedia
 /// differ, measures by how much against the original clip's decoded frames and lists what could explain it.
 struct RerenderVerification {
     let recipe: Recipe
+    /// The recipe's encoder settings, checked by `RerenderJob.standardEncoder(of:)`: used to re-encode.
+    let encoder: EncoderSettings
     let clip: URL
     let frames: [RGBImage]
     let seconds: Double
@@ -74,9 +76,9 @@ struct RerenderVerification {
 
     private func reencodedComparison(_ original: [RGBImage]) -> [FrameDifference]? {
         let temp = FileManager.default.temporaryDirectory
-            .appendingPathComponent("svdbatch-verify-\(getpid())-\(UUID().uuidString).\(recipe.encoder.format.fileExtension)")
+            .appendingPathComponent("svdbatch-verify-\(getpid())-\(UUID().uuidString).\(encoder.format.fileExtension)")
         defer { unlink(temp.path) }
-        guard (try? ClipWriter.write(frames, fps: recipe.parameters.video.fps, settings: recipe.encoder, comment: nil, to: temp)) != nil,
+        guard (try? ClipWriter.write(frames, fps: recipe.parameters.video.fps, settings: encoder, comment: nil, to: temp)) != nil,
               let decoded = try? ClipReader.decode(temp) else { return nil }
         return FrameComparison.compare(decoded.frames, with: original)
     }

@@ -54,17 +54,25 @@ struct RowValidator {
             fail("model: \(error)")
         }
 
-        let width = integer(row, .width, default: 1024, fail: fail) { $0 >= 64 && $0 % 8 == 0 ? nil : "must be a multiple of 8 and at least 64" }
-        let height = integer(row, .height, default: 576, fail: fail) { $0 >= 64 && $0 % 8 == 0 ? nil : "must be a multiple of 8 and at least 64" }
-        let atLeastOne = { (v: Int) in v >= 1 ? nil : "must be at least 1" }
-        let frames = integer(row, .numFrames, default: facts?.defaultFrames, fail: fail, atLeastOne)
-        let steps = integer(row, .numInferenceSteps, default: 25, fail: fail, atLeastOne)
-        let fps = integer(row, .fps, default: 7, fail: fail, atLeastOne)
-        let chunk = integer(row, .decodeChunkSize, default: frames, fail: fail, atLeastOne)
-        let bucket = integer(row, .motionBucketId, default: 127, fail: fail) { $0 >= 0 ? nil : "must be 0 or more" }
-        let noise = number(row, .noiseAugStrength, default: 0.02, fail: fail) { $0 >= 0 ? nil : "must be 0 or more" }
-        let minScale = number(row, .minGuidanceScale, default: 1.0, fail: fail) { $0 >= 0 ? nil : "must be 0 or more" }
-        let maxScale = number(row, .maxGuidanceScale, default: 3.0, fail: fail) { _ in nil }
+        // Upper limits keep every product downstream (latent sizes, work estimates, frame counts) far from overflow.
+        let size = { (v: Int) in
+            v < 64 || v % 8 != 0 ? "must be a multiple of 8 and at least 64" : v > 16384 ? "must be at most 16384" : nil
+        }
+        let width = integer(row, .width, default: 1024, fail: fail, size)
+        let height = integer(row, .height, default: 576, fail: fail, size)
+        func range(_ upper: Int) -> (Int) -> String? {
+            { v in v < 1 ? "must be at least 1" : v > upper ? "must be at most \(upper)" : nil }
+        }
+        let frames = integer(row, .numFrames, default: facts?.defaultFrames, fail: fail, range(1024))
+        let steps = integer(row, .numInferenceSteps, default: 25, fail: fail, range(10_000))
+        let fps = integer(row, .fps, default: 7, fail: fail, range(1000))
+        let chunk = integer(row, .decodeChunkSize, default: frames, fail: fail, range(1024))
+        let bucket = integer(row, .motionBucketId, default: 127, fail: fail) {
+            $0 < 0 ? "must be 0 or more" : $0 > 1_000_000 ? "must be at most 1000000" : nil
+        }
+        let noise = number(row, .noiseAugStrength, default: 0.02, fail: fail) { $0 < 0 ? "must be 0 or more" : $0 > 10 ? "must be at most 10" : nil }
+        let minScale = number(row, .minGuidanceScale, default: 1.0, fail: fail) { $0 < 0 ? "must be 0 or more" : $0 > 100 ? "must be at most 100" : nil }
+        let maxScale = number(row, .maxGuidanceScale, default: 3.0, fail: fail) { $0 > 100 ? "must be at most 100" : nil }
         if let minScale, let maxScale, maxScale < minScale {
             fail("max_guidance_scale \(maxScale) is below min_guidance_scale \(minScale) (need 0 ≤ min ≤ max)")
         }
@@ -133,11 +141,12 @@ struct RowValidator {
         return value
     }
 
-    /// A finite decimal number cell, its default when empty, or nil after recording why it is unusable.
+    /// A decimal number cell, finite as a Float, its default when empty, or nil after recording why it is unusable.
     private func number(_ row: JobRow, _ column: JobColumn, default fallback: Double, fail: (String) -> Void,
                         _ check: (Double) -> String?) -> Double? {
         guard let text = row[column] else { return fallback }
-        guard let value = Double(text), value.isFinite else {
+        // The pipeline computes in Float: 1e39 is a finite Double but an infinite Float.
+        guard let value = Double(text), value.isFinite, Float(value).isFinite else {
             fail("\(column.rawValue) '\(text)' is not a finite number")
             return nil
         }

@@ -35,15 +35,7 @@ struct SpecPlanner {
     }
 
     private func plannedJob(_ spec: JobSpec) throws -> PlannedJob {
-        let fingerprint = try catalog.fingerprint(of: spec.model)
-        let model = ModelRecord(name: spec.model.model.name, variant: spec.model.loadedVariant, fingerprint: fingerprint)
-        let key = try Recipe.jobKey(modelSHA256: fingerprint.sha256, inputPixelsSHA256: spec.input.pixelsSHA256,
-                                    parameters: RenderParameters(spec.parameters), encoder: spec.encoder)
-        let output = outputDirectory.appendingPathComponent(spec.outputFileName)
-        let checkpoint = outputDirectory.appendingPathComponent(spec.checkpointFileName)
-        let decision = Planner.decide(output: output, checkpoint: checkpoint, jobKey: key,
-                                      totalSteps: spec.parameters.numInferenceSteps, force: force)
-        return PlannedJob(spec: spec, jobKey: key, model: model, output: output, checkpoint: checkpoint, decision: decision)
+        try Planner.plannedJob(spec, in: outputDirectory, catalog: catalog, force: force, saveFrames: false)
     }
 
     /// The model for jobs that name none, as a CSV run picks it: `reference` (`--model`) resolved from the

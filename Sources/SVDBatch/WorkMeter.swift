@@ -14,14 +14,15 @@ final class WorkMeter {
     init(jobs: [PlannedJob]) {
         jobsTotal = jobs.count
         for job in jobs {
-            var steps = job.spec.parameters.numInferenceSteps
-            if case let .resume(done, _) = job.decision { steps -= done }
-            unitsTotal += Double(steps) * Self.stepUnits(job.spec.parameters)
+            var steps = Double(job.spec.parameters.numInferenceSteps)
+            if case let .resume(done, _) = job.decision { steps -= Double(done) }
+            unitsTotal += max(steps, 0) * Self.stepUnits(job.spec.parameters)
         }
     }
 
+    /// In Double throughout, so no row (however large its numbers) can overflow and trap the batch.
     static func stepUnits(_ p: VideoParameters) -> Double {
-        Double(p.numFrames * (p.width / 8) * (p.height / 8) * (p.usesGuidance ? 2 : 1))
+        Double(p.numFrames) * Double(p.width / 8) * Double(p.height / 8) * (p.usesGuidance ? 2 : 1)
     }
 
     func stepFinished(_ p: VideoParameters, seconds: Double) {

@@ -31,7 +31,9 @@ struct RerenderCommand: ParsableCommand {
 
             Exit status: 0 done (with --verify: bit-exact); 1 --verify found different frames, or the render \
             or the write failed; 2 usage error, unreadable clip or recipe, image or model not the recorded \
-            one, invalid --set value, a file in the way without --force; 130/143 stopped by SIGINT/SIGTERM.
+            one, invalid --set value, encoder settings in the recipe that are not svdbatch's standard ones, a \
+            file in the way without --force; 75 another run holds the output folder's lock; 130/143 stopped by \
+            SIGINT/SIGTERM.
             """
     )
 
@@ -90,9 +92,7 @@ struct RerenderCommand: ParsableCommand {
 
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads \(threads): need at least 1") }
-        if verify && !fixed.isEmpty {
-            throw ValidationError("--verify checks that the recorded job reproduces, so it cannot be combined with --set; render the variation without --verify")
-        }
+        // --verify with --set, and the other combinations of options, are checked by `Rerender` (exit 2).
     }
 
     func run() throws {

@@ -72,11 +72,11 @@ struct RunCommand: ParsableCommand {
     var format: ClipFormat = .mp4
 
     @Option(help: ArgumentHelp(
-        "Constant-quality level: mp4 0–51 (default 18), webm 0–63 (default 30); lower means better and bigger. mkv rows are lossless and ignore it. Example: --crf 23",
+        "Constant-quality level: mp4 0–51 (default 18), webm 0–63 (default 30); lower means better and bigger. mkv rows are lossless and ignore it. A value outside --format's range is a usage error. Example: --crf 23",
         valueName: "N"))
     var crf: Int?
 
-    @Flag(help: "Also write each rendered job's frames as PNG: NAME_frames/frame_0000.png, frame_0001.png, … (jobs skipped as up to date are not re-rendered for this).")
+    @Flag(help: "Also write each rendered job's frames as PNG: NAME_frames/frame_0000.png, frame_0001.png, … (jobs skipped as up to date are not re-rendered for this). The folder (with a hidden .svdbatch-job file naming its job) is written under a hidden name and renamed into place whole, replacing an earlier folder of the same job; a NAME_frames folder or file the job did not write is a conflict and is left alone unless --force.")
     var saveFrames = false
 
     @Option(help: ArgumentHelp(
@@ -89,7 +89,7 @@ struct RunCommand: ParsableCommand {
         valueName: "K/N"))
     var shard: String?
 
-    @Flag(help: "Replace files in the way of a job (a different job's clip, or a file without a recipe) instead of reporting a conflict. Up-to-date clips are still skipped.")
+    @Flag(help: "Replace files in the way of a job (a different job's clip, a file without a recipe, or with --save-frames a NAME_frames folder the job did not write) instead of reporting a conflict. Up-to-date clips are still skipped.")
     var force = false
 
     @Flag(help: "Print the plan (every job, its output, and whether it would render, resume, be skipped or meet a conflict) and render nothing. Exits 1 if a row is invalid or a job would meet a conflict.")
@@ -100,7 +100,12 @@ struct RunCommand: ParsableCommand {
 
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads \(threads): need at least 1") }
-        if let crf, !(0...63).contains(crf) { throw ValidationError("--crf \(crf) is outside 0–63") }
+        // Checked against --format's range here: otherwise every row of that format would be rejected (exit 1).
+        let crfRange = format.crfRange ?? 0...63
+        if let crf, !crfRange.contains(crf) {
+            throw ValidationError("--crf \(crf) is outside \(crfRange.lowerBound)–\(crfRange.upperBound)"
+                + (format.crfRange == nil ? "" : " (the range of --format \(format.rawValue))"))
+        }
         if let shard { _ = try parsedShard(shard) }
     }
 

@@ -239,7 +239,8 @@ final class BatchRunTests: XCTestCase {
         XCTAssertEqual(run.status, .success, run.messages)
         let clip = "out/my, \"cat\"-s5.mkv"
         XCTAssertEqual(try ws.recipe(clip).input.name, "my, \"cat\".png")
-        XCTAssertEqual(ws.files(in: "out/my, \"cat\"-s5_frames"), ["frame_0000.png", "frame_0001.png", "frame_0002.png"])
+        XCTAssertEqual(ws.files(in: "out/my, \"cat\"-s5_frames"), [".svdbatch-job", "frame_0000.png", "frame_0001.png", "frame_0002.png"],
+                       "the frames, and the hidden file naming the job that wrote them")
         let decoded = try ClipReader.decode(ws.url(clip)).frames
         for (i, frame) in decoded.enumerated() {
             let png = try ImageInput.load(path: ws.url("out/my, \"cat\"-s5_frames/frame_000\(i).png").path)
