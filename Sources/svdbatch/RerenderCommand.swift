@@ -67,13 +67,7 @@ struct RerenderCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp(
         "Container and encoder of the clip written: mp4, webm or mkv (lossless); never changes the frames. Default: the recorded one. Example: --format mkv",
-        valueName: "mp4|webm|mkv"),
-        transform: { text in
-            guard let format = ClipFormat(rawValue: text.lowercased()) else {
-                throw ValidationError("--format '\(text)' is not mp4, webm or mkv")
-            }
-            return format
-        })
+        valueName: "mp4|webm|mkv"))
     var format: ClipFormat?
 
     @Option(help: ArgumentHelp(

@@ -62,13 +62,7 @@ struct RunCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp(
         "Clip format for rows without a format column: mp4 (H.264, plays everywhere), webm (VP9) or mkv (lossless FFV1, exact frames). Example: --format mkv",
-        valueName: "mp4|webm|mkv"),
-        transform: { text in
-            guard let format = ClipFormat(rawValue: text.lowercased()) else {
-                throw ValidationError("--format '\(text)' is not mp4, webm or mkv")
-            }
-            return format
-        })
+        valueName: "mp4|webm|mkv"))
     var format: ClipFormat = .mp4
 
     @Option(help: ArgumentHelp(

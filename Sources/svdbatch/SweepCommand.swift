@@ -69,13 +69,7 @@ struct SweepCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp(
         "Format of the cells and the grid: mp4 (H.264, the default), webm (VP9) or mkv (lossless FFV1). Example: --format mkv",
-        valueName: "mp4|webm|mkv"),
-        transform: { text in
-            guard let format = ClipFormat(rawValue: text.lowercased()) else {
-                throw ValidationError("--format '\(text)' is not mp4, webm or mkv")
-            }
-            return format
-        })
+        valueName: "mp4|webm|mkv"))
     var format: ClipFormat?
 
     @Option(help: ArgumentHelp(
