@@ -45,7 +45,8 @@ let package = Package(
         ]),
 
         .target(name: "TestSupport", dependencies: ["SVDCore"], path: "Tests/TestSupport", swiftSettings: optimised),
-        .testTarget(name: "SVDCoreTests", dependencies: ["SVDCore", "TestSupport"], swiftSettings: optimised),
+        .testTarget(name: "SVDCoreTests", dependencies: ["SVDCore", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
+                    swiftSettings: optimised),
         .testTarget(name: "SVDModelsTests", dependencies: ["SVDModels", "TestSupport"], swiftSettings: optimised),
         .testTarget(name: "SVDPipelineTests", dependencies: ["SVDPipeline", "SVDModels", "SVDMedia", "TestSupport"],
                     swiftSettings: optimised),
