@@ -8,7 +8,8 @@ public enum ProcessMemory {
     private static func statusField(_ name: String) -> Int? {
         guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
         for line in text.split(separator: "\n") where line.hasPrefix(name) {
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            // "VmHWM:\t 86200 kB", or with no space after the tab once the value has 8 digits.
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             if fields.count >= 2, let kb = Int(fields[1]) { return kb * 1024 }
         }
         return nil
