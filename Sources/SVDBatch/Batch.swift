@@ -13,9 +13,7 @@ public struct BatchResult: Sendable {
 public enum Batch {
     public static func run(_ options: BatchOptions, console: BatchConsole = .standard,
                            stop: StopFlag = StopFlag()) -> BatchResult {
-        let reporter: BatchReporter = console.messagesAreTerminal
-            ? TerminalReporter(sink: console.messages, quiet: options.quiet)
-            : LogReporter(sink: console.messages, quiet: options.quiet)
+        let reporter = RunSession.reporter(console, quiet: options.quiet)
         func fatal(_ message: String, _ status: ExitStatus = .fatal, plan: BatchPlan? = nil) -> BatchResult {
             reporter.error(message)
             return BatchResult(status: status, plan: plan, entries: [])
@@ -25,14 +23,9 @@ public enum Batch {
         let outputDirectory = options.absolute(options.outputDirectory)
         var lock: RunLock?
         if !options.dryRun {
-            do {
-                try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
-                lock = try RunLock.acquire(directory: outputDirectory, shard: options.shard)
-            } catch let error as RunLockError {
-                if case .held = error { return fatal("\(error)", .locked) }
-                return fatal("\(error)")
-            } catch {
-                return fatal("\(outputDirectory.path): cannot create the output folder: \(error.localizedDescription)")
+            switch RunSession.lockOutputFolder(outputDirectory, shard: options.shard) {
+            case let .success(held): lock = held
+            case let .failure(failure): return fatal(failure.message, failure.status)
             }
         }
         defer { lock?.release() }
@@ -60,15 +53,12 @@ public enum Batch {
         let stoppedBy: Int32?
         do { (entries, stoppedBy) = try runner.run() } catch { return fatal("\(error)", plan: plan) }
 
-        let counts = Dictionary(grouping: entries, by: \.status).mapValues(\.count)
-        let summary = [JobStatus.rendered, .resumed, .upToDate, .conflict, .failed, .interrupted]
-            .compactMap { status in counts[status].map { "\($0) \(status.rawValue)" } }.joined(separator: ", ")
-        let elapsed = DurationText.text(Date().timeIntervalSince(start))
+        let summary = RunSession.summary(entries)
         if let signal = stoppedBy {
-            reporter.warning("stopped by \(signal == SIGTERM ? "SIGTERM" : "SIGINT") after \(elapsed): \(summary.isEmpty ? "nothing finished" : summary); run again to resume")
+            reporter.warning(RunSession.stoppedMessage(signal: signal, since: start, summary: summary))
             return BatchResult(status: .stopped(by: signal), plan: plan, entries: entries)
         }
-        reporter.info("done in \(elapsed): \(summary.isEmpty ? "no jobs" : summary); manifest \(manifest.file.path)")
+        reporter.info("done in \(DurationText.text(Date().timeIntervalSince(start))): \(summary.isEmpty ? "no jobs" : summary); manifest \(manifest.file.path)")
         let failed = entries.contains { $0.status.isFailure }
         return BatchResult(status: failed ? .jobsFailed : .success, plan: plan, entries: entries)
     }

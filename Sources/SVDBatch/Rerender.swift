@@ -21,9 +21,7 @@ public struct RerenderResult: Sendable {
 public enum Rerender {
     public static func run(_ options: RerenderOptions, console: BatchConsole = .standard,
                            stop: StopFlag = StopFlag()) -> RerenderResult {
-        let reporter: BatchReporter = console.messagesAreTerminal
-            ? TerminalReporter(sink: console.messages, quiet: options.quiet)
-            : LogReporter(sink: console.messages, quiet: options.quiet)
+        let reporter = RunSession.reporter(console, quiet: options.quiet)
         if let threads = options.threads { Parallel.workerCount = threads }
         do {
             return try RerenderRun(options: options, console: console, reporter: reporter, stop: stop).execute()

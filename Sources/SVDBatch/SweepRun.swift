@@ -17,9 +17,7 @@ public struct SweepResult: Sendable {
 public enum Sweep {
     public static func run(_ options: SweepOptions, console: BatchConsole = .standard,
                            stop: StopFlag = StopFlag()) -> SweepResult {
-        let reporter: BatchReporter = console.messagesAreTerminal
-            ? TerminalReporter(sink: console.messages, quiet: options.quiet)
-            : LogReporter(sink: console.messages, quiet: options.quiet)
+        let reporter = RunSession.reporter(console, quiet: options.quiet)
         func finish(_ status: ExitStatus, plan: BatchPlan? = nil, entries: [ManifestEntry] = [], grid: URL? = nil) -> SweepResult {
             SweepResult(status: status, plan: plan, entries: entries, grid: grid)
         }
@@ -54,14 +52,9 @@ public enum Sweep {
         let outputDirectory = options.absolute(options.outputDirectory)
         var lock: RunLock?
         if !options.dryRun {
-            do {
-                try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
-                lock = try RunLock.acquire(directory: outputDirectory, shard: nil)
-            } catch let error as RunLockError {
-                if case .held = error { return fatal("\(error)", .locked) }
-                return fatal("\(error)")
-            } catch {
-                return fatal("\(outputDirectory.path): cannot create the output folder: \(error.localizedDescription)")
+            switch RunSession.lockOutputFolder(outputDirectory, shard: nil) {
+            case let .success(held): lock = held
+            case let .failure(failure): return fatal(failure.message, failure.status)
             }
         }
         defer { lock?.release() }
@@ -102,11 +95,9 @@ public enum Sweep {
         let stoppedBy: Int32?
         do { (entries, stoppedBy) = try runner.run() } catch { return fatal("\(error)") }
 
-        let counts = Dictionary(grouping: entries, by: \.status).mapValues(\.count)
-        let summary = [JobStatus.rendered, .resumed, .upToDate, .conflict, .failed, .interrupted]
-            .compactMap { status in counts[status].map { "\($0) \(status.rawValue)" } }.joined(separator: ", ")
+        let summary = RunSession.summary(entries)
         if let signal = stoppedBy {
-            reporter.warning("stopped by \(signal == SIGTERM ? "SIGTERM" : "SIGINT") after \(DurationText.text(Date().timeIntervalSince(start))): \(summary.isEmpty ? "nothing finished" : summary); run again to resume")
+            reporter.warning(RunSession.stoppedMessage(signal: signal, since: start, summary: summary))
             return finish(.stopped(by: signal), plan: plan, entries: entries)
         }
         guard !entries.contains(where: \.status.isFailure) else {
