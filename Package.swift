@@ -26,7 +26,10 @@ let package = Package(
         // libpng's full API needs setjmp, which Swift cannot call: this shim keeps it in C.
         .target(name: "CPNGShim", dependencies: ["CPNG"]),
 
-        .target(name: "SVDCore", dependencies: ["COpenBLAS"],
+        // Vectorised activations (AVX2 when present) with one bit-exact definition on every machine.
+        .target(name: "CVectorMath", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
+
+        .target(name: "SVDCore", dependencies: ["COpenBLAS", "CVectorMath"],
                 swiftSettings: optimised),
         .target(name: "SVDModels", dependencies: ["SVDCore", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: optimised),
@@ -45,7 +48,7 @@ let package = Package(
         ]),
 
         .target(name: "TestSupport", dependencies: ["SVDCore"], path: "Tests/TestSupport", swiftSettings: optimised),
-        .testTarget(name: "SVDCoreTests", dependencies: ["SVDCore", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
+        .testTarget(name: "SVDCoreTests", dependencies: ["SVDCore", "CVectorMath", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
                     swiftSettings: optimised),
         .testTarget(name: "SVDModelsTests", dependencies: ["SVDModels", "TestSupport"], swiftSettings: optimised),
         .testTarget(name: "SVDPipelineTests", dependencies: ["SVDPipeline", "SVDModels", "SVDMedia", "TestSupport"],

@@ -7,7 +7,8 @@ public final class TensorBuffer: @unchecked Sendable {
 
     public init(count: Int, zeroed: Bool = true) {
         precondition(count >= 0, "negative tensor size")
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
+        let bytes = max(count, 1) * 4
+        let raw = StorageCache.take(bytes) ?? UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         self.count = count
         if zeroed { pointer.initialize(repeating: 0, count: count) }
@@ -15,8 +16,42 @@ public final class TensorBuffer: @unchecked Sendable {
     }
 
     deinit {
-        UnsafeMutableRawPointer(pointer).deallocate()
+        StorageCache.put(UnsafeMutableRawPointer(pointer), bytes: max(count, 1) * 4)
         TensorMemory.released(count * 4)
+    }
+}
+
+/// Freed tensor storage of 1 MiB and more, kept (up to a bound) for the next tensor of the same size. Fresh
+/// large allocations are mmapped and zero-filled by the kernel page by page; a network allocates the same
+/// few activation sizes over and over, so reuse saves most of that work.
+enum StorageCache {
+    static let minimumBytes = 1 << 20
+    static let limitBytes = 512 << 20
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var idle: [(pointer: UnsafeMutableRawPointer, bytes: Int)] = []
+    nonisolated(unsafe) private static var idleBytes = 0
+
+    static func take(_ bytes: Int) -> UnsafeMutableRawPointer? {
+        guard bytes >= minimumBytes else { return nil }
+        lock.lock(); defer { lock.unlock() }
+        guard let i = idle.lastIndex(where: { $0.bytes == bytes }) else { return nil }
+        idleBytes -= bytes
+        return idle.remove(at: i).pointer
+    }
+
+    static func put(_ pointer: UnsafeMutableRawPointer, bytes: Int) {
+        guard bytes >= minimumBytes, bytes <= limitBytes / 4 else { return pointer.deallocate() }
+        lock.lock()
+        idle.append((pointer, bytes))
+        idleBytes += bytes
+        var evicted: [UnsafeMutableRawPointer] = []
+        while idleBytes > limitBytes {  // oldest first
+            let old = idle.removeFirst()
+            idleBytes -= old.bytes
+            evicted.append(old.pointer)
+        }
+        lock.unlock()
+        evicted.forEach { $0.deallocate() }
     }
 }
 

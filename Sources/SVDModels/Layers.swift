@@ -121,16 +121,16 @@ public struct GEGLUFeedForward {
         let xp = x.data, op = out.data
         Parallel.forChunks(rows, chunk: Linear.rowChunk) { r in
             let n = r.count
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: n * 2 * inner)
-            let h = UnsafeMutablePointer<Float>.allocate(capacity: n * inner)
-            defer { p.deallocate(); h.deallocate() }
-            Linear.rowsProduct(xp + r.lowerBound * d, rows: n, weight: projIn.weight, bias: projIn.bias, into: p)
-            for row in 0..<n {
-                let src = p + row * 2 * inner, dst = h + row * inner
-                for i in 0..<inner { dst[i] = src[i] * Elementwise.gelu(src[inner + i]) }
+            ScratchPool.shared.withFloats(n * 3 * inner) { p in
+                let h = p + n * 2 * inner
+                Linear.rowsProduct(xp + r.lowerBound * d, rows: n, weight: projIn.weight, bias: projIn.bias, into: p)
+                for row in 0..<n {
+                    let src = p + row * 2 * inner
+                    Elementwise.geluGate(value: src, gate: src + inner, into: h + row * inner, count: inner)
+                }
+                Linear.rowsProduct(h, rows: n, weight: projOut.weight, bias: projOut.bias,
+                                   into: op + r.lowerBound * outFeatures)
             }
-            Linear.rowsProduct(h, rows: n, weight: projOut.weight, bias: projOut.bias,
-                               into: op + r.lowerBound * outFeatures)
         }
         return out
     }

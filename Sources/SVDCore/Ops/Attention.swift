@@ -1,3 +1,4 @@
+import CVectorMath
 import Foundation
 
 /// Multi-head scaled dot-product attention, softmax(q·kᵀ/√d)·v per head, computed in query blocks so the
@@ -20,8 +21,7 @@ public enum Attention {
             let b = task / (heads * blocks), h = (task / blocks) % heads
             let q0 = (task % blocks) * queryBlock
             let rows = min(queryBlock, lq - q0)
-            let scores = UnsafeMutablePointer<Float>.allocate(capacity: rows * lk)
-            defer { scores.deallocate() }
+            ScratchPool.shared.withFloats(rows * lk) { scores in
             let qBase = qp + (b * lq + q0) * width + h * d
             let kBase = kp + b * lk * width + h * d
             let vBase = vp + b * lk * width + h * d
@@ -30,17 +30,11 @@ public enum Attention {
             for r in 0..<rows { softmaxInPlace(scores + r * lk, count: lk) }
             BLAS.sgemm(m: rows, n: d, k: lk, a: scores, lda: lk, b: vBase, ldb: width,
                        c: op + (b * lq + q0) * width + h * d, ldc: width)
+            }
         }
         return out
     }
 
     @inline(__always)
-    static func softmaxInPlace(_ p: UnsafeMutablePointer<Float>, count: Int) {
-        var m = -Float.infinity
-        for i in 0..<count { m = max(m, p[i]) }
-        var sum: Float = 0
-        for i in 0..<count { let e = expf(p[i] - m); p[i] = e; sum += e }
-        let inv = 1 / sum
-        for i in 0..<count { p[i] *= inv }
-    }
+    static func softmaxInPlace(_ p: UnsafeMutablePointer<Float>, count: Int) { svm_softmax(p, count) }
 }

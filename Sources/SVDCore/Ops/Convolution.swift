@@ -7,10 +7,17 @@ public struct Padding2D: Equatable, Sendable {
     public static func same(_ p: Int) -> Padding2D { Padding2D(top: p, left: p, bottom: p, right: p) }
 }
 
-/// Convolutions as BLAS products over im2col panels. Work is split into (image, column chunk) tasks of a
-/// fixed size, so results do not depend on the worker count.
+/// Convolutions as BLAS products over column panels: the panel's rows are the taps (channel, offset) of
+/// the kernel and its columns are output positions, taken across image boundaries so the narrow
+/// low-resolution layers still make wide products (a weight matrix is packed once per panel, and a panel of
+/// 32 positions would spend more time packing weights than multiplying). The partition into panels and
+/// output-channel blocks depends only on the shapes, so results do not depend on the worker count.
 public enum Convolution {
-    static let columnChunk = 2048
+    /// Floats per panel (rows × columns): bounds per-task scratch while keeping products wide.
+    static let panelFloats = 1 << 22
+    static let maxPanelColumns = 2048
+    /// Tasks wanted per call; a call with fewer panels also splits its output channels.
+    static let targetTasks = 8
 
     /// Cross-correlation of x [N, C, H, W] with weight [O, C, kh, kw] (PyTorch's Conv2d).
     public static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1,
@@ -20,45 +27,103 @@ public enum Convolution {
         precondition(weight.shape[1] == c, "conv2d: input \(x.shape) vs weight \(weight.shape)")
         let oh = (h + padding.top + padding.bottom - kh) / stride + 1
         let ow = (w + padding.left + padding.right - kw) / stride + 1
-        let positions = oh * ow
         let out = Tensor(uninitialized: [n, o, oh, ow])
-        let chunks = (positions + columnChunk - 1) / columnChunk
-        let k = c * kh * kw
-        let pointwise = kh == 1 && kw == 1 && stride == 1 && padding == .same(0)
-        let xp = x.data, wp = weight.data, op = out.data
-        Parallel.forEach(n * chunks) { task in
-            let img = task / chunks
-            let start = (task % chunks) * columnChunk
-            let cols = min(columnChunk, positions - start)
-            let dst = op + img * o * positions + start
-            if let bias {
-                for oc in 0..<o { (dst + oc * positions).update(repeating: bias.data[oc], count: cols) }
-            }
-            let src = xp + img * c * h * w
-            if pointwise {
-                BLAS.sgemm(m: o, n: cols, k: c, a: wp, lda: c, b: src + start, ldb: positions,
-                           beta: bias == nil ? 0 : 1, c: dst, ldc: positions)
-                return
-            }
-            let col = UnsafeMutablePointer<Float>.allocate(capacity: k * cols)
-            defer { col.deallocate() }
-            im2col(src, channels: c, height: h, width: w, kh: kh, kw: kw, stride: stride, padding: padding,
-                   outWidth: ow, start: start, count: cols, into: col)
-            BLAS.sgemm(m: o, n: cols, k: k, a: wp, lda: k, b: col, ldb: cols,
-                       beta: bias == nil ? 0 : 1, c: dst, ldc: positions)
+        let xp = x.data
+        panelProduct(images: n, positions: oh * ow, outChannels: o, k: c * kh * kw, weight: weight, bias: bias,
+                     out: out) { image, start, count, panel, ld in
+            im2col(xp + image * c * h * w, channels: c, height: h, width: w, kh: kh, kw: kw, stride: stride,
+                   padding: padding, outWidth: ow, start: start, count: count, into: panel, rowStride: ld)
         }
+        withExtendedLifetime(x) {}
         return out
     }
 
-    /// Rows (channel, ky, kx) × columns (output positions start..<start+count).
+    /// The temporal Conv3d with kernel (3, 1, 1) and zero padding (1, 0, 0) of the spatio-temporal blocks,
+    /// on the frame-flattened layout x [b·F, C, y, x] with weight [O, C, 3, 1, 1]. The panel row (c, t) holds
+    /// channel c of frame f + t − 1 (zero outside the video), matching the weight's memory order.
+    public static func temporalConv3(_ x: Tensor, weight: Tensor, bias: Tensor?, frames: Int) -> Tensor {
+        let rows = x.shape[0], c = x.shape[1]
+        let spatial = x.count / (rows * c)
+        let o = weight.shape[0]
+        precondition(weight.shape[1] == c && weight.shape[2] == 3, "temporalConv3: weight \(weight.shape)")
+        let out = Tensor(uninitialized: [rows, o] + Array(x.shape.dropFirst(2)))
+        let xp = x.data
+        panelProduct(images: rows, positions: spatial, outChannels: o, k: 3 * c, weight: weight, bias: bias,
+                     out: out) { row, start, count, panel, ld in
+            let f = row % frames
+            for t in 0..<3 {
+                let source = f + t - 1
+                for ch in 0..<c {
+                    let dst = panel + (ch * 3 + t) * ld
+                    if source < 0 || source >= frames {
+                        dst.update(repeating: 0, count: count)
+                    } else {
+                        dst.update(from: xp + ((row + t - 1) * c + ch) * spatial + start, count: count)
+                    }
+                }
+            }
+        }
+        withExtendedLifetime(x) {}
+        return out
+    }
+
+    /// out[image, o, p] = bias[o] + Σ_k weight[o, k] · B[k, (image, p)], where `fill(image, start, count,
+    /// panel, ld)` writes rows 0..<k of B for positions start..<start+count of one image into `panel`
+    /// (row stride ld). Columns run over (image, position) in order and are cut into panels.
+    static func panelProduct(images: Int, positions: Int, outChannels o: Int, k: Int, weight: Tensor, bias: Tensor?,
+                             out: Tensor,
+                             fill: (Int, Int, Int, UnsafeMutablePointer<Float>, Int) -> Void) {
+        let total = images * positions
+        let panelColumns = min(maxPanelColumns, max(64, panelFloats / k / 16 * 16), total)
+        let panels = (total + panelColumns - 1) / panelColumns
+        // Output-channel blocks (multiples of 16 rows) only when there are too few panels to share out.
+        let splits = panels >= targetTasks ? 1 : min((targetTasks + panels - 1) / panels, max(o / 64, 1))
+        let block = ((o + splits - 1) / splits + 15) / 16 * 16
+        let blocks = (o + block - 1) / block
+        let wp = weight.data, bp = bias?.data, op = out.data
+        Parallel.forEach(panels * blocks) { task in
+            let first = (task / blocks) * panelColumns
+            let cols = min(panelColumns, total - first)
+            let o0 = (task % blocks) * block, rows = min(block, o - o0)
+            ScratchPool.shared.withFloats(k * cols + rows * cols) { scratch in
+                let panel = scratch, product = scratch + k * cols
+                var column = first
+                while column < first + cols {
+                    let image = column / positions, p = column % positions
+                    let count = min(positions - p, first + cols - column)
+                    fill(image, p, count, panel + (column - first), cols)
+                    column += count
+                }
+                if let bp {
+                    for r in 0..<rows { (product + r * cols).update(repeating: bp[o0 + r], count: cols) }
+                }
+                BLAS.sgemm(m: rows, n: cols, k: k, a: wp + o0 * k, lda: k, b: panel, ldb: cols,
+                           beta: bp == nil ? 0 : 1, c: product, ldc: cols)
+                // Scatter the product rows back to the [image, o, position] layout.
+                column = first
+                while column < first + cols {
+                    let image = column / positions, p = column % positions
+                    let count = min(positions - p, first + cols - column)
+                    for r in 0..<rows {
+                        (op + (image * o + o0 + r) * positions + p).update(from: product + r * cols + (column - first),
+                                                                           count: count)
+                    }
+                    column += count
+                }
+            }
+        }
+        withExtendedLifetime((weight, bias, out)) {}
+    }
+
+    /// Rows (channel, ky, kx) × columns (output positions start..<start+count), row stride `rowStride`.
     static func im2col(_ src: UnsafePointer<Float>, channels: Int, height: Int, width: Int, kh: Int, kw: Int,
                        stride: Int, padding: Padding2D, outWidth: Int, start: Int, count: Int,
-                       into col: UnsafeMutablePointer<Float>) {
+                       into col: UnsafeMutablePointer<Float>, rowStride: Int) {
         for ch in 0..<channels {
             let plane = src + ch * height * width
             for ky in 0..<kh {
                 for kx in 0..<kw {
-                    let row = col + ((ch * kh + ky) * kw + kx) * count
+                    let row = col + ((ch * kh + ky) * kw + kx) * rowStride
                     var j = 0
                     var p = start
                     // One output row segment at a time: with stride 1 its valid inputs are one contiguous run.
@@ -90,48 +155,6 @@ public enum Convolution {
                 }
             }
         }
-    }
-
-    /// The temporal Conv3d with kernel (3, 1, 1) and zero padding (1, 0, 0) of the spatio-temporal blocks,
-    /// on the frame-flattened layout x [b·F, C, y, x] with weight [O, C, 3, 1, 1].
-    public static func temporalConv3(_ x: Tensor, weight: Tensor, bias: Tensor?, frames: Int) -> Tensor {
-        let rows = x.shape[0], c = x.shape[1]
-        let spatial = x.count / (rows * c)
-        let o = weight.shape[0]
-        precondition(weight.shape[1] == c && weight.shape[2] == 3, "temporalConv3: weight \(weight.shape)")
-        // One contiguous (O, C) matrix per temporal tap.
-        let taps = (0..<3).map { t -> [Float] in
-            var m = [Float](repeating: 0, count: o * c)
-            for i in 0..<(o * c) { m[i] = weight.data[i * 3 + t] }
-            return m
-        }
-        let out = Tensor(uninitialized: [rows, o] + Array(x.shape.dropFirst(2)))
-        let chunks = (spatial + columnChunk - 1) / columnChunk
-        let xp = x.data, op = out.data
-        taps[0].withUnsafeBufferPointer { t0 in taps[1].withUnsafeBufferPointer { t1 in taps[2].withUnsafeBufferPointer { t2 in
-            let tapPointers = [t0.baseAddress!, t1.baseAddress!, t2.baseAddress!]
-            Parallel.forEach(rows * chunks) { task in
-                let row = task / chunks, f = row % frames
-                let start = (task % chunks) * columnChunk
-                let cols = min(columnChunk, spatial - start)
-                let dst = op + row * o * spatial + start
-                var beta: Float = 0
-                if let bias {
-                    for oc in 0..<o { (dst + oc * spatial).update(repeating: bias.data[oc], count: cols) }
-                    beta = 1
-                }
-                for t in 0..<3 {
-                    let sf = f + t - 1
-                    guard sf >= 0 && sf < frames else { continue }
-                    let src = xp + (row + t - 1) * c * spatial + start
-                    BLAS.sgemm(m: o, n: cols, k: c, a: tapPointers[t], lda: c, b: src, ldb: spatial,
-                               beta: beta, c: dst, ldc: spatial)
-                    beta = 1
-                }
-                if beta == 0 { for oc in 0..<o { (dst + oc * spatial).update(repeating: 0, count: cols) } }
-            }
-        } } }
-        return out
     }
 }
 

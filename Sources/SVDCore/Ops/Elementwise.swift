@@ -1,3 +1,4 @@
+import CVectorMath
 import Foundation
 
 /// Pointwise operations. Each is a pure function of its inputs element by element, so any partition gives
@@ -54,11 +55,25 @@ public enum Elementwise {
         return zip(a, b) { x, y in alpha * x + beta * y }
     }
 
-    @inline(__always) public static func silu(_ x: Float) -> Float { x / (1 + expf(-x)) }
-    /// Exact (erf) GELU.
-    @inline(__always) public static func gelu(_ x: Float) -> Float { 0.5 * x * (1 + erff(x * 0.70710678118654752440)) }
     @inline(__always) public static func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
 
-    public static func silu(_ x: Tensor) -> Tensor { map(x, silu) }
-    public static func gelu(_ x: Tensor) -> Tensor { map(x, gelu) }
+    public static func silu(_ x: Tensor) -> Tensor { vectorMap(x, svm_silu) }
+    /// Exact (erf) GELU.
+    public static func gelu(_ x: Tensor) -> Tensor { vectorMap(x, svm_gelu) }
+
+    /// out[i] = value[i] · GELU(gate[i]) for i < count: the GEGLU feed-forward's gate.
+    @inline(__always)
+    public static func geluGate(value: UnsafePointer<Float>, gate: UnsafePointer<Float>,
+                                into out: UnsafeMutablePointer<Float>, count: Int) {
+        svm_gelu_gate(value, gate, out, count)
+    }
+
+    /// Applies a CVectorMath kernel over fixed blocks of a tensor.
+    static func vectorMap(_ x: Tensor, _ kernel: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void) -> Tensor {
+        let out = Tensor(uninitialized: x.shape)
+        let xp = x.data, op = out.data
+        Parallel.forChunks(x.count, chunk: 1 << 16) { r in kernel(xp + r.lowerBound, op + r.lowerBound, r.count) }
+        withExtendedLifetime(x) {}
+        return out
+    }
 }

@@ -1,3 +1,5 @@
+import CVectorMath
+
 /// GroupNorm and LayerNorm. Statistics are accumulated in Double in a fixed order per group/row.
 public enum Normalization {
     /// GroupNorm on a tensor laid out as [samples, frames, C, spatial] (frames = 1 for per-image norms;
@@ -31,9 +33,9 @@ public enum Normalization {
                     let scale = wp[c] * invStd, shift = bp[c] - meanF * scale
                     let base = ((s * frames + f) * channels + c) * spatial
                     if silu {
-                        for i in 0..<spatial { op[base + i] = Elementwise.silu(xp[base + i] * scale + shift) }
+                        svm_affine_silu(xp + base, op + base, spatial, scale, shift)
                     } else {
-                        for i in 0..<spatial { op[base + i] = xp[base + i] * scale + shift }
+                        svm_affine(xp + base, op + base, spatial, scale, shift)
                     }
                 }
             }

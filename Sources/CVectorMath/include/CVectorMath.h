@@ -1,0 +1,28 @@
+#ifndef CVECTORMATH_H
+#define CVECTORMATH_H
+#include <stddef.h>
+
+// Vectorised activations with one exact definition: the AVX2 path and the portable path perform the same
+// IEEE operations (explicit fused multiply-adds, no contraction), so results are bit-identical on every
+// x86-64 machine and independent of which path runs.
+
+/// y[i] = silu(x[i] * scale + shift)
+void svm_affine_silu(const float *x, float *y, size_t n, float scale, float shift);
+/// y[i] = x[i] * scale + shift
+void svm_affine(const float *x, float *y, size_t n, float scale, float shift);
+/// y[i] = x[i] / (1 + exp(-x[i]))
+void svm_silu(const float *x, float *y, size_t n);
+/// y[i] = value[i] * gelu(gate[i]), GELU with erf (PyTorch's default).
+void svm_gelu_gate(const float *value, const float *gate, float *y, size_t n);
+/// y[i] = gelu(x[i])
+void svm_gelu(const float *x, float *y, size_t n);
+/// p[0..<n] = softmax(p[0..<n]) in place.
+void svm_softmax(float *p, size_t n);
+/// The portable paths, for tests that prove both paths agree bit for bit.
+void svm_portable_exp(const float *x, float *y, size_t n);
+void svm_portable_gelu(const float *x, float *y, size_t n);
+void svm_exp(const float *x, float *y, size_t n);
+/// 1 when the AVX2+FMA path is in use.
+int svm_uses_avx2(void);
+
+#endif

@@ -1,0 +1,59 @@
+import CVectorMath
+import Foundation
+import XCTest
+@testable import SVDCore
+
+/// The vectorised activations must agree bit for bit with their portable definition (so a clip renders the
+/// same on machines with and without AVX2) and stay within a few ulp of libm.
+final class VectorMathTests: XCTestCase {
+    /// Inputs spanning the activations' working range, plus the edges.
+    private let inputs: [Float] = {
+        var values: [Float] = (0..<20_001).map { Float($0 - 10_000) / 500 }  // -20 … 20
+        values += [0, -0.0, 1e-30, -1e-30, 80, -80, 88, -88, 100, -100, .infinity, -.infinity, .leastNormalMagnitude]
+        return values
+    }()
+
+    func testVectorPathsMatchPortableDefinition() {
+        let n = inputs.count
+        var vector = [Float](repeating: 0, count: n), portable = vector
+        svm_exp(inputs, &vector, n)
+        svm_portable_exp(inputs, &portable, n)
+        XCTAssertEqual(vector.map(\.bitPattern), portable.map(\.bitPattern), "exp paths differ")
+        svm_gelu(inputs, &vector, n)
+        svm_portable_gelu(inputs, &portable, n)
+        XCTAssertEqual(vector.map(\.bitPattern), portable.map(\.bitPattern), "gelu paths differ")
+    }
+
+    func testAccuracyAgainstLibm() {
+        let n = inputs.count
+        var exps = [Float](repeating: 0, count: n), gelus = exps, silus = exps
+        svm_exp(inputs, &exps, n)
+        svm_gelu(inputs, &gelus, n)
+        svm_silu(inputs, &silus, n)
+        for (i, x) in inputs.enumerated() where x.isFinite && abs(x) <= 20 {
+            let e = Double(x).exp
+            XCTAssertLessThan(abs(Double(exps[i]) - e) / e, 4e-7, "exp(\(x))")
+            let g = 0.5 * Double(x) * (1 + erf(Double(x) / 2.0.squareRoot()))
+            XCTAssertLessThan(abs(Double(gelus[i]) - g), 2e-6 * max(1, abs(g)), "gelu(\(x))")
+            let s = Double(x) / (1 + (-Double(x)).exp)
+            XCTAssertLessThan(abs(Double(silus[i]) - s), 1e-6 * max(1, abs(s)), "silu(\(x))")
+        }
+        // Saturation: no NaN or infinity from finite inputs.
+        XCTAssertTrue(silus.enumerated().allSatisfy { !inputs[$0.offset].isFinite || $0.element.isFinite })
+    }
+
+    func testSoftmaxSumsToOneAndMatchesDefinition() {
+        var row: [Float] = (0..<1003).map { sin(Float($0)) * 12 }
+        let reference = row.map { Double($0) }
+        let m = reference.max()!
+        let total = reference.reduce(0) { $0 + ($1 - m).exp }
+        svm_softmax(&row, row.count)
+        for (i, x) in reference.enumerated() {
+            XCTAssertEqual(Double(row[i]), (x - m).exp / total, accuracy: 1e-7)
+        }
+    }
+}
+
+private extension Double {
+    var exp: Double { Foundation.exp(self) }
+}
