@@ -59,3 +59,37 @@ final class DeterminismTests: XCTestCase {
         } } }
     }
 }
+
+/// The Winograd path must compute the same convolution as the direct (im2col) product.
+final class WinogradTests: XCTestCase {
+    func testMatchesDirectConvolutionAndIsThreadIndependent() {
+        for (n, c, o, h, w) in [(3, 64, 40, 7, 10), (2, 96, 128, 16, 9), (1, 64, 16, 1, 1), (5, 80, 64, 2, 3)] {
+            let x = Tensor(shape: [n, c, h, w], values: (0..<(n * c * h * w)).map { sin(Float($0) * 0.37) })
+            let weight = Tensor(shape: [o, c, 3, 3], values: (0..<(o * c * 9)).map { cos(Float($0) * 0.11) * 0.05 })
+            let bias = Tensor(shape: [o], values: (0..<o).map { Float($0) * 0.01 - 0.2 })
+            XCTAssertTrue(Winograd.applies(channels: c, kh: 3, kw: 3, stride: 1, padding: .same(1)))
+            let fast = Convolution.conv2d(x, weight: weight, bias: bias, padding: .same(1))
+            // Reference: plain loops in Double.
+            var worst = 0.0, scale = 0.0
+            for b in 0..<n { for oc in 0..<o { for y in 0..<h { for xx in 0..<w {
+                var acc = Double(bias.data[oc])
+                for ic in 0..<c { for ky in 0..<3 { for kx in 0..<3 {
+                    let iy = y + ky - 1, ix = xx + kx - 1
+                    guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
+                    acc += Double(x.data[((b * c + ic) * h + iy) * w + ix]) * Double(weight.data[((oc * c + ic) * 3 + ky) * 3 + kx])
+                } } }
+                worst = max(worst, abs(acc - Double(fast.data[((b * o + oc) * h + y) * w + xx])))
+                scale = max(scale, abs(acc))
+            } } } }
+            XCTAssertLessThan(worst / scale, 2e-6, "shape \((n, c, o, h, w))")
+            let saved = Parallel.workerCount
+            defer { Parallel.workerCount = saved }
+            Parallel.workerCount = 1
+            let single = Convolution.conv2d(x, weight: weight, bias: bias, padding: .same(1))
+            Parallel.workerCount = 7
+            let seven = Convolution.conv2d(x, weight: weight, bias: bias, padding: .same(1))
+            XCTAssertEqual(single.array, fast.array)
+            XCTAssertEqual(seven.array, fast.array)
+        }
+    }
+}

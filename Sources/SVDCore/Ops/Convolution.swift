@@ -25,6 +25,9 @@ public enum Convolution {
         let n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
         let o = weight.shape[0], kh = weight.shape[2], kw = weight.shape[3]
         precondition(weight.shape[1] == c, "conv2d: input \(x.shape) vs weight \(weight.shape)")
+        if Winograd.applies(channels: c, kh: kh, kw: kw, stride: stride, padding: padding) {
+            return Winograd.conv3x3(x, weight: weight, bias: bias)
+        }
         let oh = (h + padding.top + padding.bottom - kh) / stride + 1
         let ow = (w + padding.left + padding.right - kw) / stride + 1
         let out = Tensor(uninitialized: [n, o, oh, ow])
@@ -74,8 +77,8 @@ public enum Convolution {
                              out: Tensor,
                              fill: (Int, Int, Int, UnsafeMutablePointer<Float>, Int) -> Void) {
         let total = images * positions
-        let panelColumns = min(maxPanelColumns, max(64, panelFloats / k / 16 * 16), total)
-        let panels = (total + panelColumns - 1) / panelColumns
+        let panels = panelCount(total, maxPerPanel: min(maxPanelColumns, max(64, panelFloats / k / 16 * 16)))
+        let panelColumns = (total + panels - 1) / panels
         // Output-channel blocks (multiples of 16 rows) only when there are too few panels to share out.
         let splits = panels >= targetTasks ? 1 : min((targetTasks + panels - 1) / panels, max(o / 64, 1))
         let block = ((o + splits - 1) / splits + 15) / 16 * 16
@@ -114,6 +117,9 @@ public enum Convolution {
         }
         withExtendedLifetime((weight, bias, out)) {}
     }
+
+    /// Panels of equal width (no thin remainder panel), so every product stays wide.
+    static func panelCount(_ total: Int, maxPerPanel: Int) -> Int { max(1, (total + maxPerPanel - 1) / maxPerPanel) }
 
     /// Rows (channel, ky, kx) × columns (output positions start..<start+count), row stride `rowStride`.
     static func im2col(_ src: UnsafePointer<Float>, channels: Int, height: Int, width: Int, kh: Int, kw: Int,
