@@ -217,7 +217,8 @@ final class BenchReport {
 
     func best(_ times: [Double], operations: Int) {
         timed("best", seconds: times.min()!, operations: operations)
-        line("operations", String(format: "%9.3f GFLOP (nominal, as torch's FlopCounterMode counts)", Double(operations) / 1e9))
+        line("operations", String(format: "%9.3f GFLOP", Double(operations) / 1e9)
+             + " (\(operations) FLOPs, nominal, as torch's FlopCounterMode counts)")
     }
 
     func peakMemory() {
