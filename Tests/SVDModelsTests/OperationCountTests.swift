@@ -21,34 +21,27 @@ final class OperationCountTests: XCTestCase {
     let fullCLIP = try! CLIPVisionConfig(hiddenSize: 1280, intermediateSize: 5120, numHiddenLayers: 32,
                                          numAttentionHeads: 16, patchSize: 14, projectionDim: 1024, hiddenAct: .gelu)
 
-    func testDemoModelCountsMatchTorch() {
-        // The 'basic' reference size: 25 frames at 192×128 (latents 24×16), guidance batch of 2.
-        XCTAssertEqual(OperationCount.unet(demoUNet, videos: 2, frames: 25, latentHeight: 16, latentWidth: 24),
-                       31_049_481_216)
-        XCTAssertEqual(OperationCount.temporalDecoder(demoVAE, frames: 25, chunkSize: 25, latentHeight: 16,
-                                                      latentWidth: 24), 176_670_720_000)
-        XCTAssertEqual(OperationCount.vaeEncoder(demoVAE, height: 128, width: 192), 3_160_326_144)
-        XCTAssertEqual(OperationCount.clipVision(demoCLIP), 34_965_760)
+    /// [unet (guidance batch of 2), decode (one chunk), encode, clip] for `frames` frames of width × height pixels.
+    func counts(_ unet: UNetConfig, _ vae: VAEConfig, _ clip: CLIPVisionConfig, frames: Int, width: Int,
+                height: Int) -> [Int] {
+        let h = height / 8, w = width / 8
+        return [OperationCount.unet(unet, videos: 2, frames: frames, latentHeight: h, latentWidth: w),
+                OperationCount.temporalDecoder(vae, frames: frames, chunkSize: frames, latentHeight: h, latentWidth: w),
+                OperationCount.vaeEncoder(vae, height: height, width: width),
+                OperationCount.clipVision(clip)]
     }
 
-    func testOddLatentSizesMatchTorch() {
+    func testCountsMatchTorch() {
+        // The demo model at the 'basic' reference size (25 frames at 192×128).
+        XCTAssertEqual(counts(demoUNet, demoVAE, demoCLIP, frames: 25, width: 192, height: 128),
+                       [31_049_481_216, 176_670_720_000, 3_160_326_144, 34_965_760])
         // 200×136 pixels: latents 25×17, so the UNet's down path rounds up and its up path follows the skips.
-        XCTAssertEqual(OperationCount.unet(demoUNet, videos: 2, frames: 3, latentHeight: 17, latentWidth: 25),
-                       4_478_532_096)
-        XCTAssertEqual(OperationCount.temporalDecoder(demoVAE, frames: 3, chunkSize: 3, latentHeight: 17,
-                                                      latentWidth: 25), 23_477_462_400)
-        XCTAssertEqual(OperationCount.vaeEncoder(demoVAE, height: 136, width: 200), 3_502_217_600)
-    }
-
-    func testFullSizeCountsMatchTorch() {
-        // The performance issue's anchor: one guidance UNet evaluation on 2 × 14 frames at 128×256 pixels.
-        XCTAssertEqual(OperationCount.unet(fullUNet, videos: 2, frames: 14, latentHeight: 16, latentWidth: 32),
-                       4_076_270_059_520)
-        XCTAssertEqual(OperationCount.temporalDecoder(fullVAE, frames: 14, chunkSize: 14, latentHeight: 16,
-                                                      latentWidth: 32), 5_272_311_037_952)
-        XCTAssertEqual(OperationCount.vaeEncoder(fullVAE, height: 128, width: 256), 135_824_211_968)
-        XCTAssertEqual(OperationCount.clipVision(fullCLIP), 334_590_279_680)
-        // A real SVD-XT step: 25 frames at 576×1024.
+        XCTAssertEqual(counts(demoUNet, demoVAE, demoCLIP, frames: 3, width: 200, height: 136),
+                       [4_478_532_096, 23_477_462_400, 3_502_217_600, 34_965_760])
+        // Full size at the performance issue's anchor: 2 × 14 frames at 128×256 (UNet 4.08 TFLOP).
+        XCTAssertEqual(counts(fullUNet, fullVAE, fullCLIP, frames: 14, width: 256, height: 128),
+                       [4_076_270_059_520, 5_272_311_037_952, 135_824_211_968, 334_590_279_680])
+        // A real SVD-XT step: 2 × 25 frames at 576×1024.
         XCTAssertEqual(OperationCount.unet(fullUNet, videos: 2, frames: 25, latentHeight: 72, latentWidth: 128),
                        159_896_460_492_800)
     }
