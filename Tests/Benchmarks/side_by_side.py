@@ -12,7 +12,10 @@ temporal VAE decoder over `frames` latents in chunks of --decode-chunk-size, enc
 clip = the CLIP image encoder. diffusers runs in float32 (weights from the folder's fp16 variant when there are no
 fp32 files, as `from_pretrained(..., torch_dtype=torch.float32)` loads them), under torch.inference_mode, with
 torch.set_num_threads(--threads). GFLOP/s use the nominal count, the same for both (torch's FlopCounterMode, checked
-here on the meta device against svdbatch's count). Keep the machine otherwise idle: the figures are wall-clock.
+here on the meta device against svdbatch's count). Keep the machine otherwise idle: the figures are wall-clock, and
+torch's OpenMP threads slow down several times over when the cores are oversubscribed (seen here: a 2-thread call 3×
+slower than a 1-thread one on a busy 2-core machine). Without the `accelerate` package diffusers loads with
+low_cpu_mem_usage=False (initialise, then copy the weights in), which raises torch's peak RSS.
 """
 import argparse
 import json
