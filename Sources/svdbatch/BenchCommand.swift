@@ -16,23 +16,22 @@ struct BenchCommand: ParsableCommand {
             stage (CLIP image encoder, VAE encode, every UNet evaluation, VAE decode), the total and the peak \
             resident memory.
             --stage clip|encode|unet|decode loads only that stage's network and times one call of it:
-              clip    the CLIP image encoder on the image (or a synthetic gradient)
-              encode  the VAE encoder on the image resized to --width × --height
-              unet    one UNet evaluation on the guidance batch (2 × --frames): the unconditional row has zero
-                      image latents and a zero CLIP embedding, as in the pipeline; the other inputs are drawn from
-                      the torch-compatible generator seeded with --seed; timestep: the first of --steps
-              decode  the temporal VAE decoder on --frames random latents, in chunks of --decode-chunk-size
-            Each stage reports seconds per run (--repeat N: N runs and the best), the operation count in GFLOP,
-            the achieved GFLOP/s and the peak RSS (VmHWM). The count is the model's nominal one, as PyTorch's
-            FlopCounterMode counts diffusers (2 per multiply-add of every Linear and convolution, attention as
-            its two products, elementwise work not counted), so GFLOP/s compare directly with torch's. It
-            includes the single-token cross-attention work this engine skips (to_q, attention and to_out over
+              clip: the CLIP image encoder on the image (or a synthetic gradient).
+              encode: the VAE encoder on the image resized to --width × --height.
+              unet: one UNet evaluation on the guidance batch (2 × --frames); the unconditional row has zero \
+            image latents and a zero CLIP embedding, as in the pipeline; the other inputs are drawn from the \
+            torch-compatible generator seeded with --seed; the timestep is the first of --steps.
+              decode: the temporal VAE decoder on --frames random latents, in chunks of --decode-chunk-size.
+            Each stage reports seconds per run (--repeat N: N runs and the best), the operation count in GFLOP, \
+            the achieved GFLOP/s and the peak RSS (VmHWM). The count is the model's nominal one, as PyTorch's \
+            FlopCounterMode counts diffusers (2 per multiply-add of every Linear and convolution, attention as \
+            its two products, elementwise work not counted), so GFLOP/s compare directly with torch's. It \
+            includes the single-token cross-attention work this engine skips (to_q, attention and to_out over \
             every query), so the engine's GFLOP/s there are nominal too.
             Examples:
               svdbatch bench --model Samples/demo-model --image Tests/Fixtures/cases/basic/input.png \\
                 --width 192 --height 128 --steps 6
-              svdbatch bench --model /tmp/svd-xt-random --variant fp16 --stage unet --width 256 --height 128 \\
-                --frames 14 --repeat 2
+              svdbatch bench --model /tmp/svd-xt-random --stage unet --width 256 --height 128 --frames 14
             With --sgemm N it instead measures the engine's single-threaded matrix product (N×N×N) in GFLOP/s.
             """
     )
