@@ -39,28 +39,28 @@ public struct SchedulerSettings: Sendable, Equatable {
         self.sigmaMax = sigmaMax
         self.timestepSpacing = timestepSpacing
     }
+
+    public init(_ config: SchedulerConfig) {
+        self.init(sigmaMin: config.sigmaMin, sigmaMax: config.sigmaMax, timestepSpacing: config.timestepSpacing.rawValue)
+    }
 }
 
 extension VideoModel {
     /// Builds the networks from a loaded model folder (weights already validated against the manifests).
     public init(directory d: ModelDirectory) throws {
-        let clip = d.imageEncoderConfig
-        let vae = d.vaeConfig
         self.init(
-            imageEncoder: try CLIPVisionModelWithProjection(Weights(d.imageEncoder), hiddenSize: clip.hiddenSize,
-                                                            layers: clip.numHiddenLayers, heads: clip.numAttentionHeads,
-                                                            patchSize: clip.patchSize, imageSize: clip.imageSize,
-                                                            channels: clip.numChannels, eps: Float(clip.layerNormEps),
-                                                            quickGELU: clip.hiddenAct == .quickGELU),
-            vae: try AutoencoderKLTemporalDecoder(Weights(d.vae), blockOutChannels: vae.blockOutChannels,
-                                                  layersPerBlock: vae.layersPerBlock, latentChannels: vae.latentChannels,
-                                                  scalingFactor: vae.scalingFactor, inChannels: vae.inChannels,
-                                                  outChannels: vae.outChannels),
-            unet: try UNetSpatioTemporal(Weights(d.unet), architecture: UNetArchitecture(d.unetConfig)),
-            scheduler: SchedulerSettings(sigmaMin: d.schedulerConfig.sigmaMin, sigmaMax: d.schedulerConfig.sigmaMax,
-                                         timestepSpacing: d.schedulerConfig.timestepSpacing.rawValue),
+            imageEncoder: try d.loadImageEncoder(), vae: try d.loadVAE(), unet: try d.loadUNet(),
+            scheduler: SchedulerSettings(d.schedulerConfig),
             imageMean: d.featureExtractorConfig.imageMean.map { Float($0) },
             imageStd: d.featureExtractorConfig.imageStd.map { Float($0) },
-            defaultFrames: d.unetConfig.numFrames, vaeChannels: vae.blockOutChannels)
+            defaultFrames: d.unetConfig.numFrames, vaeChannels: d.vaeConfig.blockOutChannels)
+    }
+}
+
+extension EulerScheduler {
+    /// The schedule of `numInferenceSteps` steps for a model's scheduler settings.
+    init(settings s: SchedulerSettings, numInferenceSteps: Int) {
+        self.init(sigmaMin: s.sigmaMin, sigmaMax: s.sigmaMax, timestepSpacing: s.timestepSpacing,
+                  numInferenceSteps: numInferenceSteps)
     }
 }

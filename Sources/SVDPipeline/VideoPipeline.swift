@@ -112,9 +112,7 @@ public struct VideoPipeline {
 
         let row: [Float] = [Float(p.fps - 1), Float(p.motionBucketId), Float(p.noiseAugStrength)]
         let addedTimeIds = Array(repeating: row, count: cfg ? 2 : 1)
-        let scheduler = EulerScheduler(sigmaMin: model.scheduler.sigmaMin, sigmaMax: model.scheduler.sigmaMax,
-                                       timestepSpacing: model.scheduler.timestepSpacing,
-                                       numInferenceSteps: p.numInferenceSteps)
+        let scheduler = EulerScheduler(settings: model.scheduler, numInferenceSteps: p.numInferenceSteps)
         let guidance = Guidance.frameScales(min: p.minGuidanceScale, max: p.maxGuidanceScale, frames: p.numFrames)
 
         var latents: Tensor

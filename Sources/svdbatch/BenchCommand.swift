@@ -5,17 +5,33 @@ import SVDMedia
 import SVDModels
 import SVDPipeline
 
-/// `svdbatch bench`: times each pipeline stage of one render on a model folder, so users can size their nights.
+/// `svdbatch bench`: times a whole render stage by stage, or one network call, so users can size their nights and
+/// developers can compare the engine with PyTorch (`Tests/Benchmarks/side_by_side.py`).
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Time one render stage by stage and report peak memory.",
+        abstract: "Time one render stage by stage, or one network call, and report GFLOP/s and peak memory.",
         discussion: """
-            Renders one clip in memory (nothing is written) and prints seconds per stage (CLIP image encoder, \
-            VAE encode, every UNet evaluation, VAE decode), the total and the peak resident memory.
-            Example (the reference 'basic' case on the demo model):
+            --stage render (the default) renders one clip in memory (nothing is written) and prints seconds per \
+            stage (CLIP image encoder, VAE encode, every UNet evaluation, VAE decode), the total and the peak \
+            resident memory.
+            --stage clip|encode|unet|decode loads only that stage's network and times one call of it:
+              clip: the CLIP image encoder on the image (or a synthetic gradient).
+              encode: the VAE encoder on the image resized to --width × --height.
+              unet: one UNet evaluation on the guidance batch (2 × --frames); the unconditional row has zero \
+            image latents and a zero CLIP embedding, as in the pipeline; the other inputs are drawn from the \
+            torch-compatible generator seeded with --seed; the timestep is the first of --steps.
+              decode: the temporal VAE decoder on --frames random latents, in chunks of --decode-chunk-size.
+            Each stage reports seconds per run (--repeat N: N runs and the best), the operation count in GFLOP, \
+            the achieved GFLOP/s and the peak RSS (VmHWM). The count is the model's nominal one, as PyTorch's \
+            FlopCounterMode counts diffusers (2 per multiply-add of every Linear and convolution, attention as \
+            its two products, elementwise work not counted), so GFLOP/s compare directly with torch's. It \
+            includes the single-token cross-attention work this engine skips (to_q, attention and to_out over \
+            every query), so the engine's GFLOP/s there are nominal too.
+            Examples:
               svdbatch bench --model Samples/demo-model --image Tests/Fixtures/cases/basic/input.png \\
                 --width 192 --height 128 --steps 6
+              svdbatch bench --model /tmp/svd-xt-random --stage unet --width 256 --height 128 --frames 14
             With --sgemm N it instead measures the engine's single-threaded matrix product (N×N×N) in GFLOP/s.
             """
     )
@@ -26,20 +42,33 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Measure a single-threaded N×N×N sgemm through the engine's BLAS layer instead of a render.")
     var sgemm: Int?
 
+    @Option(help: "What to time: render (every stage of one render), clip, encode, unet or decode (one call).")
+    var stage: BenchmarkStage = .render
+
+    @Option(help: "Runs of the timed work; each is reported, then the best.") var `repeat` = 1
+
     @Option(help: "Weight variant to load: fp32 or fp16 (default: fp32 when present).")
     var variant: String?
 
-    @Option(help: "Input image; without one a synthetic gradient of the output size is used.")
+    @Option(help: "Input image (render, clip, encode); without one a synthetic gradient of the output size is used.")
     var image: String?
 
     @Option(help: "Output width in pixels (multiple of 8).") var width = 1024
     @Option(help: "Output height in pixels (multiple of 8).") var height = 576
     @Option(help: "Frames (default: the UNet config's num_frames).") var frames: Int?
-    @Option(help: "Denoising steps.") var steps = 25
+    @Option(help: "Denoising steps (unet: the timestep is the first of this many).") var steps = 25
     @Option(help: "Frames per VAE decoder call (default: all frames, as diffusers).") var decodeChunkSize: Int?
-    @Option(help: "Guidance at the last frame; ≤ 1 turns classifier-free guidance off.") var maxGuidanceScale = 3.0
+    @Option(help: "Guidance at the last frame (render only); ≤ 1 turns classifier-free guidance off.")
+    var maxGuidanceScale = 3.0
     @Option(help: "Seed.") var seed = "42"
     @Option(help: "Engine worker threads (default: all cores).") var threads: Int?
+
+    func validate() throws {
+        guard `repeat` >= 1 else { throw ValidationError("--repeat \(`repeat`) must be at least 1") }
+        if image != nil, [.unet, .decode].contains(stage) {
+            throw ValidationError("--image is not used by --stage \(stage.rawValue) (its inputs are random); drop it, or use --stage render, clip or encode")
+        }
+    }
 
     func run() throws {
         if let sgemm { return Self.measureSgemm(size: sgemm) }
@@ -52,29 +81,80 @@ struct BenchCommand: ParsableCommand {
             guard let v = WeightVariant(rawValue: name) else { throw ValidationError("--variant must be fp32 or fp16") }
             return v
         }
-        let loadStart = Date()
-        let model = try VideoModel(directory: ModelDirectory(url: URL(fileURLWithPath: modelPath), variant: weightVariant))
-        let loadSeconds = Date().timeIntervalSince(loadStart)
-        let input = try image.map { try ImageInput.load(path: $0) } ?? Self.gradient(width: width, height: height)
-        let parameters = VideoParameters(seed: seed, numFrames: frames ?? model.defaultFrames, width: width, height: height,
-                                         numInferenceSteps: steps, maxGuidanceScale: maxGuidanceScale,
+        let directory = try ModelDirectory(url: URL(fileURLWithPath: modelPath), variant: weightVariant)
+        let parameters = VideoParameters(seed: seed, numFrames: frames ?? directory.unetConfig.numFrames, width: width,
+                                         height: height, numInferenceSteps: steps, maxGuidanceScale: maxGuidanceScale,
                                          decodeChunkSize: decodeChunkSize)
-        let pipeline = VideoPipeline(model: model)
-        let timings = StageTimings()
-        let start = Date()
-        _ = try pipeline.render(image: input, parameters: parameters, timings: timings)
-        let total = Date().timeIntervalSince(start)
+        do { try VideoPipeline.validate(parameters) } catch let error as PipelineError {
+            throw ValidationError("\(error) (see --width, --height, --frames, --steps, --decode-chunk-size)")
+        }
+        let input = try image.map { try ImageInput.load(path: $0) } ?? Self.gradient(width: width, height: height)
+        let report = BenchReport(model: modelPath, parameters: parameters)
+        if stage == .render {
+            try renderStages(directory, input: input, parameters: parameters, report: report)
+        } else {
+            try timeOneCall(directory, input: input, parameters: parameters, report: report)
+        }
+        report.peakMemory()
+    }
 
-        print("model \(modelPath), \(parameters.numFrames) frames \(width)×\(height), \(steps) steps, " +
-              "guidance \(parameters.usesGuidance ? "on" : "off"), decode chunk \(parameters.decodeChunkSize), " +
-              "\(Parallel.workerCount) threads, BLAS core \(BLAS.coreName)")
-        let rows: [(String, Double)] = [("model load", loadSeconds), ("CLIP image encoder", timings.imageEncoder),
-                                        ("VAE encode", timings.vaeEncode)]
-            + timings.unetEvaluations.enumerated().map { ("UNet step \($0.offset + 1)", $0.element) }
-            + [("VAE decode", timings.vaeDecode), ("total render", total)]
-        func line(_ name: String, _ value: String) { print("  " + name.padding(toLength: 22, withPad: " ", startingAt: 0) + value) }
-        for (name, seconds) in rows { line(name, String(format: "%9.3f s", seconds)) }
-        if let peak = ProcessMemory.peakResidentBytes() { line("peak RSS", String(format: "%9.1f MiB", Double(peak) / 1_048_576)) }
+    /// The whole pipeline, stage by stage, `repeat` times.
+    func renderStages(_ directory: ModelDirectory, input: RGBImage, parameters p: VideoParameters,
+                      report: BenchReport) throws {
+        let loadStart = Date()
+        let pipeline = VideoPipeline(model: try VideoModel(directory: directory))
+        let loadSeconds = Date().timeIntervalSince(loadStart)
+        let operations = OperationCount.render(directory, parameters: p)
+        report.header("render: \(p.numInferenceSteps) steps, guidance \(p.usesGuidance ? "on" : "off")")
+        report.seconds("model load", loadSeconds)
+        var totals: [Double] = []
+        for run in 1...`repeat` {
+            let timings = StageTimings()
+            let start = Date()
+            _ = try pipeline.render(image: input, parameters: p, timings: timings)
+            totals.append(Date().timeIntervalSince(start))
+            if `repeat` > 1 { report.line("run \(run)", "") }
+            report.seconds("CLIP image encoder", timings.imageEncoder)
+            report.seconds("VAE encode", timings.vaeEncode)
+            for (i, seconds) in timings.unetEvaluations.enumerated() { report.seconds("UNet step \(i + 1)", seconds) }
+            report.seconds("VAE decode", timings.vaeDecode)
+            report.timed("total render", seconds: totals.last!, operations: operations)
+        }
+        report.best(totals, operations: operations)
+    }
+
+    /// One network call, built with only its own network loaded, `repeat` times.
+    func timeOneCall(_ d: ModelDirectory, input: RGBImage, parameters p: VideoParameters, report: BenchReport) throws {
+        let loadStart = Date()
+        let call: StageCall
+        switch stage {
+        case .clip: call = try .clip(d, image: input)
+        case .encode: call = try .encode(d, image: input, width: p.width, height: p.height)
+        case .unet: call = try .unet(d, frames: p.numFrames, width: p.width, height: p.height, steps: p.numInferenceSteps,
+                                     seed: p.seed)
+        case .decode: call = try .decode(d, frames: p.numFrames, width: p.width, height: p.height,
+                                         chunkSize: p.decodeChunkSize, seed: p.seed)
+        case .render: preconditionFailure("render is timed stage by stage")
+        }
+        let loadSeconds = Date().timeIntervalSince(loadStart)
+        report.header(Self.describe(stage))
+        report.seconds("model load + inputs", loadSeconds)
+        let times = (1...`repeat`).map { run in
+            let seconds = call.run()
+            report.timed("run \(run)", seconds: seconds, operations: call.operations)
+            return seconds
+        }
+        report.best(times, operations: call.operations)
+    }
+
+    static func describe(_ stage: BenchmarkStage) -> String {
+        switch stage {
+        case .render: return "render"
+        case .clip: return "clip: CLIP image encoder, one image"
+        case .encode: return "encode: VAE encoder, one image"
+        case .unet: return "unet: one UNet evaluation, guidance batch 2 × frames"
+        case .decode: return "decode: temporal VAE decoder"
+        }
     }
 
     static func measureSgemm(size n: Int) {
@@ -102,5 +182,45 @@ struct BenchCommand: ParsableCommand {
             }
         }
         return RGBImage(width: width, height: height, pixels: pixels)
+    }
+}
+
+extension BenchmarkStage: ExpressibleByArgument {}
+
+/// The bench's printed lines: one label column, values aligned. `side_by_side.py` reads the `best`, `operations`
+/// and `peak RSS` lines.
+final class BenchReport {
+    let model: String
+    let parameters: VideoParameters
+
+    init(model: String, parameters: VideoParameters) {
+        self.model = model
+        self.parameters = parameters
+    }
+
+    func header(_ what: String) {
+        let p = parameters
+        print("\(what)\nmodel \(model), \(p.numFrames) frames \(p.width)×\(p.height), decode chunk \(p.decodeChunkSize), " +
+              "\(Parallel.workerCount) threads, BLAS core \(BLAS.coreName)")
+    }
+
+    func line(_ name: String, _ value: String) {
+        print("  " + name.padding(toLength: 22, withPad: " ", startingAt: 0) + value)
+    }
+
+    func seconds(_ name: String, _ seconds: Double) { line(name, String(format: "%9.3f s", seconds)) }
+
+    func timed(_ name: String, seconds: Double, operations: Int) {
+        line(name, String(format: "%9.3f s  %8.1f GFLOP/s", seconds, Double(operations) / 1e9 / seconds))
+    }
+
+    func best(_ times: [Double], operations: Int) {
+        timed("best", seconds: times.min()!, operations: operations)
+        line("operations", String(format: "%9.3f GFLOP", Double(operations) / 1e9)
+             + " (\(operations) FLOPs, nominal, as torch's FlopCounterMode counts)")
+    }
+
+    func peakMemory() {
+        if let peak = ProcessMemory.peakResidentBytes() { line("peak RSS", String(format: "%9.1f MiB", Double(peak) / 1_048_576)) }
     }
 }

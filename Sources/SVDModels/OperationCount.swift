@@ -1,0 +1,240 @@
+/// Nominal floating-point operations of one network call, from the architecture and the sizes alone, counted as
+/// PyTorch's `torch.utils.flop_counter.FlopCounterMode` counts diffusers' modules: 2 per multiply-add of every
+/// Linear (matrix product) and convolution, biases not counted; attention as its two batched products
+/// (q·kᵀ and weights·v); normalisations, activations, resampling and other elementwise work not counted.
+///
+/// The count is the model's, not this engine's: the engine skips the query-independent work of the single-token
+/// cross-attentions (to_q, the attention products and to_out over every query), but it is counted here so that
+/// achieved GFLOP/s compare directly with torch's. `Tests/Benchmarks/flop_counts.py` prints torch's figures.
+public enum OperationCount {
+    /// One UNet evaluation on `videos` videos (2 with classifier-free guidance) of `frames` frames of
+    /// latentHeight × latentWidth latents.
+    public static func unet(_ c: UNetConfig, videos: Int, frames: Int, latentHeight: Int, latentWidth: Int) -> Int {
+        var t = Tally()
+        let rows = videos * frames, levels = c.blockCount, ch = c.blockOutChannels
+        let temb = c.timeEmbedDim
+        // Time and added-time embeddings: one row per video.
+        t.linear(rows: videos, c.blockOutChannels[0], temb)
+        t.linear(rows: videos, temb, temb)
+        t.linear(rows: videos, c.projectionClassEmbeddingsInputDim, temb)
+        t.linear(rows: videos, temb, temb)
+        // Latent size at each level: the stride-2 downsamplers give ⌈n/2⌉; the up path returns to the same sizes.
+        var sizes = [latentHeight * latentWidth]
+        var (h, w) = (latentHeight, latentWidth)
+        for _ in 1..<levels {
+            (h, w) = ((h + 1) / 2, (w + 1) / 2)
+            sizes.append(h * w)
+        }
+        let block = UNetBlockCounter(videos: videos, frames: frames, timeEmbedDim: temb, contextDim: c.crossAttentionDim)
+        t.conv(outputs: rows * sizes[0], c.inChannels, ch[0], kernel: 9)
+        var skips = [ch[0]]
+        var current = ch[0]
+        for i in 0..<levels {
+            for _ in 0..<c.layersPerBlock[i] {
+                block.resnet(&t, current, ch[i], positions: sizes[i])
+                if c.downBlockHasAttention(i) {
+                    block.transformer(&t, ch[i], layers: c.transformerLayersPerBlock[i], positions: sizes[i])
+                }
+                current = ch[i]
+                skips.append(current)
+            }
+            if i < levels - 1 {
+                t.conv(outputs: rows * sizes[i + 1], current, current, kernel: 9)
+                skips.append(current)
+            }
+        }
+        let bottom = levels - 1
+        block.resnet(&t, current, current, positions: sizes[bottom])
+        block.transformer(&t, current, layers: c.transformerLayersPerBlock[bottom], positions: sizes[bottom])
+        block.resnet(&t, current, current, positions: sizes[bottom])
+        for i in 0..<levels {
+            let level = levels - 1 - i
+            for _ in 0...c.layersPerBlock[level] {
+                block.resnet(&t, current + skips.removeLast(), ch[level], positions: sizes[level])
+                if c.upBlockHasAttention(i) {
+                    block.transformer(&t, ch[level], layers: c.transformerLayersPerBlock[level], positions: sizes[level])
+                }
+                current = ch[level]
+            }
+            if level > 0 { t.conv(outputs: rows * sizes[level - 1], current, current, kernel: 9) }
+        }
+        t.conv(outputs: rows * sizes[0], ch[0], c.outChannels, kernel: 9)
+        return t.flops
+    }
+
+    /// The VAE's temporal decoder over `frames` latents of latentHeight × latentWidth, decoded in consecutive
+    /// chunks of `chunkSize` frames, as the pipeline decodes them.
+    public static func temporalDecoder(_ c: VAEConfig, frames: Int, chunkSize: Int, latentHeight: Int,
+                                       latentWidth: Int) -> Int {
+        precondition(chunkSize >= 1, "decode chunk size must be positive")
+        return stride(from: 0, to: frames, by: chunkSize).reduce(0) { total, start in
+            total + temporalDecoderChunk(c, frames: min(chunkSize, frames - start), latentHeight: latentHeight,
+                                         latentWidth: latentWidth)
+        }
+    }
+
+    /// The VAE encoder and quant_conv on `images` images of height × width pixels.
+    public static func vaeEncoder(_ c: VAEConfig, images: Int = 1, height: Int, width: Int) -> Int {
+        var t = Tally()
+        let ch = c.blockOutChannels
+        var (h, w) = (height, width)
+        t.conv(outputs: images * h * w, c.inChannels, ch[0], kernel: 9)
+        var current = ch[0]
+        for (i, out) in ch.enumerated() {
+            for _ in 0..<c.layersPerBlock {
+                t.resnet2D(outputs: images * h * w, current, out)
+                current = out
+            }
+            if i < ch.count - 1 {
+                // One zero row and column at the bottom/right, then a stride-2 3×3 conv: ⌊n/2⌋.
+                (h, w) = (h / 2, w / 2)
+                t.conv(outputs: images * h * w, current, current, kernel: 9)
+            }
+        }
+        t.resnet2D(outputs: images * h * w, current, current)
+        t.vaeAttention(images: images, positions: h * w, channels: current)
+        t.resnet2D(outputs: images * h * w, current, current)
+        t.conv(outputs: images * h * w, current, 2 * c.latentChannels, kernel: 9)
+        t.conv(outputs: images * h * w, 2 * c.latentChannels, 2 * c.latentChannels, kernel: 1)  // quant_conv
+        return t.flops
+    }
+
+    /// The CLIP vision tower with its projection on `images` images.
+    public static func clipVision(_ c: CLIPVisionConfig, images: Int = 1) -> Int {
+        var t = Tally()
+        let d = c.hiddenSize, tokens = images * c.numPositions
+        t.conv(outputs: images * c.gridSize * c.gridSize, c.numChannels, d, kernel: c.patchSize * c.patchSize)
+        for _ in 0..<c.numHiddenLayers {
+            for _ in 0..<4 { t.linear(rows: tokens, d, d) }  // q, k, v, out
+            t.attention(sequences: images, queries: c.numPositions, keys: c.numPositions, width: d)
+            t.linear(rows: tokens, d, c.intermediateSize)
+            t.linear(rows: tokens, c.intermediateSize, d)
+        }
+        t.linear(rows: images, d, c.projectionDim)  // the pooled class token only
+        return t.flops
+    }
+
+    static func temporalDecoderChunk(_ c: VAEConfig, frames: Int, latentHeight: Int, latentWidth: Int) -> Int {
+        var t = Tally()
+        let ch = Array(c.blockOutChannels.reversed())
+        var positions = latentHeight * latentWidth
+        t.conv(outputs: frames * positions, c.latentChannels, ch[0], kernel: 9)
+        // Resnet 0, then (attention, resnet 1) when the mid block has two layers (see TemporalDecoder).
+        t.decoderResnet(frames: frames, positions: positions, ch[0], ch[0])
+        if c.layersPerBlock >= 2 {
+            t.vaeAttention(images: frames, positions: positions, channels: ch[0])
+            t.decoderResnet(frames: frames, positions: positions, ch[0], ch[0])
+        }
+        var current = ch[0]
+        for (i, out) in ch.enumerated() {
+            for _ in 0...c.layersPerBlock {
+                t.decoderResnet(frames: frames, positions: positions, current, out)
+                current = out
+            }
+            if i < ch.count - 1 {
+                positions *= 4
+                t.conv(outputs: frames * positions, current, current, kernel: 9)
+            }
+        }
+        t.conv(outputs: frames * positions, current, c.outChannels, kernel: 9)
+        t.conv(outputs: frames * positions, c.outChannels, c.outChannels, kernel: 3)  // time_conv_out (3, 1, 1)
+        return t.flops
+    }
+}
+
+/// A running FLOP total with one method per counted layer kind.
+struct Tally {
+    private(set) var flops = 0
+
+    /// Linear(in → out) on `rows` rows.
+    mutating func linear(rows: Int, _ inFeatures: Int, _ outFeatures: Int) {
+        flops += 2 * rows * inFeatures * outFeatures
+    }
+
+    /// A convolution with `outputs` output positions (batch included) and `kernel` taps per input channel.
+    mutating func conv(outputs: Int, _ inChannels: Int, _ outChannels: Int, kernel: Int) {
+        flops += 2 * outputs * inChannels * outChannels * kernel
+    }
+
+    /// Both attention products over `sequences` sequences; the head count cancels out (heads × head dim = width).
+    mutating func attention(sequences: Int, queries: Int, keys: Int, width: Int) {
+        flops += 2 * 2 * sequences * queries * keys * width
+    }
+
+    /// `ResnetBlock2D` without a time embedding: two 3×3 convs and a 1×1 shortcut when the width changes.
+    mutating func resnet2D(outputs: Int, _ inChannels: Int, _ outChannels: Int) {
+        conv(outputs: outputs, inChannels, outChannels, kernel: 9)
+        conv(outputs: outputs, outChannels, outChannels, kernel: 9)
+        if inChannels != outChannels { conv(outputs: outputs, inChannels, outChannels, kernel: 1) }
+    }
+
+    /// The temporal decoder's `SpatioTemporalResBlock` (no time embedding): spatial resnet, then two (3, 1, 1) convs.
+    mutating func decoderResnet(frames: Int, positions: Int, _ inChannels: Int, _ outChannels: Int) {
+        resnet2D(outputs: frames * positions, inChannels, outChannels)
+        conv(outputs: frames * positions, outChannels, outChannels, kernel: 3)
+        conv(outputs: frames * positions, outChannels, outChannels, kernel: 3)
+    }
+
+    /// The VAE mid-block attention: q, k, v, out projections and one-head attention within each image.
+    mutating func vaeAttention(images: Int, positions: Int, channels: Int) {
+        for _ in 0..<4 { linear(rows: images * positions, channels, channels) }
+        attention(sequences: images, queries: positions, keys: positions, width: channels)
+    }
+}
+
+/// The UNet's repeated blocks for one batch shape.
+struct UNetBlockCounter {
+    let videos: Int, frames: Int, timeEmbedDim: Int, contextDim: Int
+    var rows: Int { videos * frames }
+
+    /// `SpatioTemporalResBlock` with time embedding: spatial resnet and temporal resnet, each with its own
+    /// time_emb_proj on every frame row.
+    func resnet(_ t: inout Tally, _ inChannels: Int, _ outChannels: Int, positions: Int) {
+        t.linear(rows: rows, timeEmbedDim, outChannels)
+        t.resnet2D(outputs: rows * positions, inChannels, outChannels)
+        t.linear(rows: rows, timeEmbedDim, outChannels)
+        t.conv(outputs: rows * positions, outChannels, outChannels, kernel: 3)
+        t.conv(outputs: rows * positions, outChannels, outChannels, kernel: 3)
+    }
+
+    /// `TransformerSpatioTemporalModel` of width c with `layers` (spatial, temporal) block pairs.
+    func transformer(_ t: inout Tally, _ c: Int, layers: Int, positions: Int) {
+        let tokens = rows * positions
+        t.linear(rows: tokens, c, c)                           // proj_in
+        t.linear(rows: rows, c, 4 * c)                         // time_pos_embed, one row per frame
+        t.linear(rows: rows, 4 * c, c)
+        for _ in 0..<layers {
+            // Spatial block: self-attention over each frame's positions, cross-attention to the frame's context.
+            selfAttention(&t, c, sequences: rows, length: positions)
+            crossAttention(&t, c, contextRows: rows, sequences: rows, queries: positions)
+            feedForward(&t, c, tokens: tokens)
+            // Temporal block: ff_in, self-attention over each position's frames, cross-attention to the video's
+            // first-frame context (one context row per video and position).
+            feedForward(&t, c, tokens: tokens)
+            selfAttention(&t, c, sequences: videos * positions, length: frames)
+            crossAttention(&t, c, contextRows: videos * positions, sequences: videos * positions, queries: frames)
+            feedForward(&t, c, tokens: tokens)
+        }
+        t.linear(rows: tokens, c, c)                           // proj_out
+    }
+
+    private func selfAttention(_ t: inout Tally, _ c: Int, sequences: Int, length: Int) {
+        for _ in 0..<4 { t.linear(rows: sequences * length, c, c) }
+        t.attention(sequences: sequences, queries: length, keys: length, width: c)
+    }
+
+    /// Nominal: the engine skips to_q, the products and to_out over the queries (one key), torch does not.
+    private func crossAttention(_ t: inout Tally, _ c: Int, contextRows: Int, sequences: Int, queries: Int) {
+        t.linear(rows: sequences * queries, c, c)              // to_q
+        t.linear(rows: contextRows, contextDim, c)             // to_k
+        t.linear(rows: contextRows, contextDim, c)             // to_v
+        t.attention(sequences: sequences, queries: queries, keys: 1, width: c)
+        t.linear(rows: sequences * queries, c, c)              // to_out
+    }
+
+    /// GEGLU feed-forward: c → 2·4c (value and gate), then 4c → c.
+    private func feedForward(_ t: inout Tally, _ c: Int, tokens: Int) {
+        t.linear(rows: tokens, c, 8 * c)
+        t.linear(rows: tokens, 4 * c, c)
+    }
+}
