@@ -63,7 +63,7 @@ final class DeterminismTests: XCTestCase {
 /// The Winograd path must compute the same convolution as the direct (im2col) product.
 final class WinogradTests: XCTestCase {
     func testMatchesDirectConvolutionAndIsThreadIndependent() {
-        for (n, c, o, h, w) in [(3, 64, 40, 7, 10), (2, 96, 128, 16, 9), (1, 64, 16, 1, 1), (5, 80, 64, 2, 3)] {
+        for (n, c, o, h, w) in [(3, 128, 40, 7, 10), (2, 136, 128, 16, 9), (1, 128, 16, 1, 1), (5, 128, 64, 2, 3), (2, 128, 24, 6, 40)] {
             let x = Tensor(shape: [n, c, h, w], values: (0..<(n * c * h * w)).map { sin(Float($0) * 0.37) })
             let weight = Tensor(shape: [o, c, 3, 3], values: (0..<(o * c * 9)).map { cos(Float($0) * 0.11) * 0.05 })
             let bias = Tensor(shape: [o], values: (0..<o).map { Float($0) * 0.01 - 0.2 })

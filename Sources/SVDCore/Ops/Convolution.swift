@@ -51,6 +51,12 @@ public enum Convolution {
         precondition(weight.shape[1] == c && weight.shape[2] == 3, "temporalConv3: weight \(weight.shape)")
         let out = Tensor(uninitialized: [rows, o] + Array(x.shape.dropFirst(2)))
         let xp = x.data
+        if spatial >= directTemporalPositions {
+            temporalConv3Direct(xp, rows: rows, channels: c, spatial: spatial, weight: weight, bias: bias,
+                                frames: frames, out: out)
+            withExtendedLifetime(x) {}
+            return out
+        }
         panelProduct(images: rows, positions: spatial, outChannels: o, k: 3 * c, weight: weight, bias: bias,
                      out: out) { row, start, count, panel, ld in
             let f = row % frames
@@ -68,6 +74,39 @@ public enum Convolution {
         }
         withExtendedLifetime(x) {}
         return out
+    }
+
+    /// Frames at least this large are multiplied in place, one product per temporal tap, without a panel copy.
+    static let directTemporalPositions = 1024
+
+    static func temporalConv3Direct(_ xp: UnsafePointer<Float>, rows: Int, channels c: Int, spatial: Int, weight: Tensor,
+                                    bias: Tensor?, frames: Int, out: Tensor) {
+        let o = weight.shape[0]
+        // One contiguous (O, C) matrix per tap.
+        var taps = [Float](repeating: 0, count: 3 * o * c)
+        for t in 0..<3 { for i in 0..<(o * c) { taps[t * o * c + i] = weight.data[i * 3 + t] } }
+        let chunks = (spatial + maxPanelColumns - 1) / maxPanelColumns
+        let op = out.data, bp = bias?.data
+        taps.withUnsafeBufferPointer { taps in
+            Parallel.forEach(rows * chunks) { task in
+                let row = task / chunks, f = row % frames
+                let start = (task % chunks) * maxPanelColumns
+                let cols = min(maxPanelColumns, spatial - start)
+                let dst = op + row * o * spatial + start
+                var beta: Float = 0
+                if let bp {
+                    for oc in 0..<o { (dst + oc * spatial).update(repeating: bp[oc], count: cols) }
+                    beta = 1
+                }
+                for t in 0..<3 where f + t - 1 >= 0 && f + t - 1 < frames {
+                    BLAS.sgemm(m: o, n: cols, k: c, a: taps.baseAddress! + t * o * c, lda: c,
+                               b: xp + (row + t - 1) * c * spatial + start, ldb: spatial, beta: beta, c: dst, ldc: spatial)
+                    beta = 1
+                }
+                if beta == 0 { for oc in 0..<o { (dst + oc * spatial).update(repeating: 0, count: cols) } }
+            }
+        }
+        withExtendedLifetime((weight, bias)) {}
     }
 
     /// out[image, o, p] = bias[o] + Σ_k weight[o, k] · B[k, (image, p)], where `fill(image, start, count,
@@ -88,8 +127,14 @@ public enum Convolution {
             let first = (task / blocks) * panelColumns
             let cols = min(panelColumns, total - first)
             let o0 = (task % blocks) * block, rows = min(block, o - o0)
-            ScratchPool.shared.withFloats(k * cols + rows * cols) { scratch in
-                let panel = scratch, product = scratch + k * cols
+            // A panel inside one image is written in place (row stride = positions); one that spans images goes
+            // through a scratch product and is scattered. Same product either way.
+            let image0 = first / positions
+            let inPlace = (first + cols - 1) / positions == image0
+            ScratchPool.shared.withFloats(k * cols + (inPlace ? 0 : rows * cols)) { scratch in
+                let panel = scratch
+                let product = inPlace ? op + (image0 * o + o0) * positions + first % positions : scratch + k * cols
+                let ldc = inPlace ? positions : cols
                 var column = first
                 while column < first + cols {
                     let image = column / positions, p = column % positions
@@ -98,11 +143,11 @@ public enum Convolution {
                     column += count
                 }
                 if let bp {
-                    for r in 0..<rows { (product + r * cols).update(repeating: bp[o0 + r], count: cols) }
+                    for r in 0..<rows { (product + r * ldc).update(repeating: bp[o0 + r], count: cols) }
                 }
                 BLAS.sgemm(m: rows, n: cols, k: k, a: wp + o0 * k, lda: k, b: panel, ldb: cols,
-                           beta: bp == nil ? 0 : 1, c: product, ldc: cols)
-                // Scatter the product rows back to the [image, o, position] layout.
+                           beta: bp == nil ? 0 : 1, c: product, ldc: ldc)
+                if inPlace { return }
                 column = first
                 while column < first + cols {
                     let image = column / positions, p = column % positions

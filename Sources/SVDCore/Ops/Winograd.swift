@@ -8,7 +8,7 @@ enum Winograd {
 
     /// Used for layers wide enough that 16 products of depth C beat one im2col product of depth 9·C.
     static func applies(channels: Int, kh: Int, kw: Int, stride: Int, padding: Padding2D) -> Bool {
-        kh == 3 && kw == 3 && stride == 1 && padding == .same(1) && channels >= 64
+        kh == 3 && kw == 3 && stride == 1 && padding == .same(1) && channels >= 128
     }
 
     static func conv3x3(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
