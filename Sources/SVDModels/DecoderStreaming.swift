@@ -1,19 +1,25 @@
 import SVDCore
 
 /// How many frames the streamed decoder works on at once. Per-image layers and temporal convolutions give the
-/// same bits for any grouping; groups only trade memory for parallelism: at low resolution a group is the
-/// whole chunk (enough tasks for every worker), at high resolution a single frame.
+/// same bits for any grouping, so groups only trade memory for parallelism: a group is the fewest frames whose
+/// convolutions still give every worker a few column chunks (one frame at high resolution, more at low).
 public enum DecoderStreaming {
-    /// Bytes of per-group intermediates a stage aims at.
-    public static let groupBudget = 512 << 20
-    /// Live per-frame tensors of a per-image stage, in units of its widest per-frame tensor (a resnet holds
-    /// its input, two norm outputs, a conv output and the shortcut; an upsampler its input and two ×4 maps).
-    public static let frameStageLiveTensors = 4
+    /// Parallel tasks per worker a group aims at, to balance the load.
+    public static let tasksPerWorker = 4
+    /// Output positions per convolution task (the engine's column chunk).
+    static let columnChunk = 2048
+    /// Live per-frame tensors of a per-image stage, in units of its widest per-frame tensor: the group's input
+    /// copy and output, a resnet's norm and conv outputs and shortcut, or the attention's normed map and q, k, v.
+    public static let frameStageLiveTensors = 8
 
-    /// Frames per group when one frame costs `frameBytes`, within `budget`; never less than one.
-    public static func framesPerGroup(frameBytes: Int, budget: Int = groupBudget) -> Int {
-        max(1, budget / max(frameBytes, 1))
+    /// Frames per group for maps of `pixels` positions in a chunk of `frames`, aiming at `tasks` parallel tasks.
+    public static func framesPerGroup(pixels: Int, frames: Int, tasks: Int) -> Int {
+        let chunksPerFrame = (pixels + columnChunk - 1) / columnChunk
+        return min(max(frames, 1), max(1, (tasks + chunksPerFrame - 1) / max(chunksPerFrame, 1)))
     }
+
+    /// The default task target for `workers` workers.
+    public static func targetTasks(workers: Int) -> Int { tasksPerWorker * max(workers, 1) }
 }
 
 /// A decoder layer that never mixes frames, so it can run on any subset of them.
@@ -31,24 +37,21 @@ struct FrameLayer {
 /// output, so their intermediates exist only for the frames in flight.
 struct FrameStage {
     let layers: [FrameLayer]
-    let budget: Int
+    let targetTasks: Int
 
     /// x [n, C, y, x] → the layers' output for all n frames.
     func callAsFunction(_ x: Tensor) -> Tensor {
         let n = x.shape[0]
-        // The first frame alone gives the output size and the widest per-frame tensor.
-        var widest = x.count / n
+        // The first frame alone gives the output size.
         var h = x.slice(first: 0, 1)
-        for layer in layers {
-            h = layer.apply(h)
-            widest = max(widest, h.count)
-        }
+        for layer in layers { h = layer.apply(h) }
         let output = Tensor(uninitialized: [n] + Array(h.shape.dropFirst()))
         let frameSize = h.count
         output.data.update(from: h.data, count: frameSize)
         h = output  // releases the first frame's result
-        let group = DecoderStreaming.framesPerGroup(
-            frameBytes: DecoderStreaming.frameStageLiveTensors * widest * 4, budget: budget)
+        // Sized on the input's positions, the fewest of the stage (its layers keep or upsample the map).
+        let group = DecoderStreaming.framesPerGroup(pixels: x.count / (n * x.shape[1]), frames: n - 1,
+                                                    tasks: targetTasks)
         var start = 1
         while start < n {
             let count = min(group, n - start)
@@ -71,12 +74,12 @@ extension SpatioTemporalResBlock {
     /// the block's output. Besides `s` only the first temporal conv's output exists for the whole chunk;
     /// normalised frames and the second conv's output exist a group at a time (see `StreamedTemporalConv`).
     /// Same arithmetic as `callAsFunction(_:temb:frames:)`: r = conv2(…) + s, then α·s + (1−α)·r.
-    func mixTemporally(_ s: Tensor, frames: Int, budget: Int) {
+    func mixTemporally(_ s: Tensor, frames: Int, targetTasks: Int) {
         precondition(temporal.timeEmbProj == nil, "streamed temporal block without time embedding only")
         let c = s.shape[1], spatialSize = s.count / (s.shape[0] * c)
-        let videoSize = frames * c * spatialSize, frameBytes = c * spatialSize * 4
+        let videoSize = frames * c * spatialSize
         // Per group: the ring of normalised inputs (group + 2) and the second conv's output (group).
-        let group = DecoderStreaming.framesPerGroup(frameBytes: 2 * frameBytes, budget: budget)
+        let group = DecoderStreaming.framesPerGroup(pixels: spatialSize, frames: frames, tasks: targetTasks)
         let conv1 = StreamedTemporalConv(weight: temporal.conv1.weight, bias: temporal.conv1.bias)
         let conv2 = StreamedTemporalConv(weight: temporal.conv2.weight, bias: temporal.conv2.bias)
         precondition(conv1.outChannels == c && conv2.outChannels == c, "temporal block changes width")

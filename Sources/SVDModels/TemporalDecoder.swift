@@ -17,9 +17,9 @@ public struct TemporalDecoder {
     let convOut: Conv2dLayer
     let timeConvOut: TemporalConvLayer
     let path: String  // module path, to name traced activations as diffusers does
-    /// Bytes of per-group intermediates each streamed stage aims at (see `DecoderStreaming`); any value gives
-    /// the same bits.
-    public var frameGroupBudget = DecoderStreaming.groupBudget
+    /// Parallel tasks each streamed group of frames aims at (see `DecoderStreaming`); nil: a few per worker.
+    /// Any value gives the same bits.
+    public var groupTargetTasks: Int?
 
     public init(_ w: Weights, blockOutChannels: [Int], layersPerBlock: Int, latentChannels: Int,
                 outChannels: Int = 3) throws {
@@ -59,9 +59,10 @@ public struct TemporalDecoder {
         var h = z  // the one whole-chunk activation between stages; reassigning it frees the previous one
         var pending: [FrameLayer] = []
         let tracing = ActivationTrace.sink != nil
+        let tasks = groupTargetTasks ?? DecoderStreaming.targetTasks(workers: Parallel.workerCount)
         func runPending() {
             guard !pending.isEmpty else { return }
-            h = FrameStage(layers: pending, budget: frameGroupBudget)(h)
+            h = FrameStage(layers: pending, targetTasks: tasks)(h)
             pending = []
         }
         func perFrame(_ layer: FrameLayer) {
@@ -74,7 +75,7 @@ public struct TemporalDecoder {
         func resnet(_ block: SpatioTemporalResBlock, traceNames: [String] = []) {
             perFrame(block.spatialLayer)
             runPending()
-            block.mixTemporally(h, frames: frames, budget: frameGroupBudget)
+            block.mixTemporally(h, frames: frames, targetTasks: tasks)
             for name in [block.path] + traceNames { ActivationTrace.record(name, h) }
         }
 

@@ -115,13 +115,13 @@ final class VAETests: XCTestCase {
         let vae = try Self.loadVAE()
         let z = try Self.finalLatents(try Self.reference("resize-chunked")).slice(first: 0, 5)
         var oneFrameGroups = vae.decoder
-        oneFrameGroups.frameGroupBudget = 1
+        oneFrameGroups.groupTargetTasks = 1
         for (rows, frames) in [(5, 5), (4, 2)] {
             let input = z.slice(first: 0, rows)
             let expected = Self.wholeChunkForward(vae.decoder, input, frames: frames).array.map(\.bitPattern)
             for decoder in [vae.decoder, oneFrameGroups] {
                 XCTAssertEqual(decoder(input, frames: frames).array.map(\.bitPattern), expected,
-                               "\(rows) rows of \(frames)-frame videos, group budget \(decoder.frameGroupBudget)")
+                               "\(rows) rows of \(frames)-frame videos, group target \(decoder.groupTargetTasks.map(String.init) ?? "default")")
             }
         }
     }
