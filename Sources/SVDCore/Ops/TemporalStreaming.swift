@@ -108,24 +108,37 @@ public struct StreamedTemporalConv {
                     let start = (task % chunks) * chunkSize
                     let cols = min(chunkSize, spatial - start)
                     let frameOut = out + (f - g0) * o * spatial
-                    let dst = frameOut + start
-                    var beta: Float = 0
-                    if let bias {
-                        for oc in 0..<o { (dst + oc * spatial).update(repeating: bias.data[oc], count: cols) }
-                        beta = 1
-                    }
-                    for t in 0..<3 {
+                    Convolution.temporalColumns(taps: tapPointers, bias: bias, outChannels: o, inChannels: c,
+                                                spatial: spatial, start: start, cols: cols, into: frameOut + start) { t in
                         let sf = f + t - 1
-                        guard sf >= 0 && sf < frames else { continue }
-                        BLAS.sgemm(m: o, n: cols, k: c, a: tapPointers[t], lda: c, b: slot(sf) + start, ldb: spatial,
-                                   beta: beta, c: dst, ldc: spatial)
-                        beta = 1
+                        return sf >= 0 && sf < frames ? UnsafePointer(slot(sf)) : nil
                     }
-                    if beta == 0 { for oc in 0..<o { (dst + oc * spatial).update(repeating: 0, count: cols) } }
                     finish?(f, start, cols, frameOut)
                 }
             } } }
             g0 = g1
         }
+    }
+}
+
+extension Convolution {
+    /// One (output frame, column chunk) task of the (3,1,1) temporal convolution: the bias, then one product
+    /// per tap in tap order, `source(t)` being input frame f+t−1 (nil past the video's ends, zero padding).
+    /// The same arithmetic as `temporalConv3`'s tasks, which can call this once its rewrite has landed.
+    static func temporalColumns(taps: [UnsafePointer<Float>], bias: Tensor?, outChannels o: Int, inChannels c: Int,
+                                spatial: Int, start: Int, cols: Int, into dst: UnsafeMutablePointer<Float>,
+                                source: (Int) -> UnsafePointer<Float>?) {
+        var beta: Float = 0
+        if let bias {
+            for oc in 0..<o { (dst + oc * spatial).update(repeating: bias.data[oc], count: cols) }
+            beta = 1
+        }
+        for t in 0..<3 {
+            guard let src = source(t) else { continue }
+            BLAS.sgemm(m: o, n: cols, k: c, a: taps[t], lda: c, b: src + start, ldb: spatial,
+                       beta: beta, c: dst, ldc: spatial)
+            beta = 1
+        }
+        if beta == 0 { for oc in 0..<o { (dst + oc * spatial).update(repeating: 0, count: cols) } }
     }
 }
