@@ -17,6 +17,9 @@ public struct TemporalDecoder {
     let convOut: Conv2dLayer
     let timeConvOut: TemporalConvLayer
     let path: String  // module path, to name traced activations as diffusers does
+    /// Parallel tasks each streamed group of frames aims at (see `DecoderStreaming`); nil: a few per worker.
+    /// Any value gives the same bits.
+    public var groupTargetTasks: Int?
 
     public init(_ w: Weights, blockOutChannels: [Int], layersPerBlock: Int, latentChannels: Int,
                 outChannels: Int = 3) throws {
@@ -48,23 +51,54 @@ public struct TemporalDecoder {
     }
 
     /// z [b·F, latent, h, w] → frames [b·F, out, h·upscale, w·upscale], the raw decoder output.
+    /// Streamed so memory does not grow with the frames beyond what the temporal layers need: the per-image
+    /// layers between two temporal layers run as one `FrameStage` (a group of frames at a time), and each
+    /// temporal resnet mixes in place (`mixTemporally`). Bit-identical to running each layer on the whole chunk.
     public func callAsFunction(_ z: Tensor, frames: Int) -> Tensor {
         precondition(frames >= 1 && z.shape[0] % frames == 0, "decoder: \(z.shape[0]) rows in videos of \(frames) frames")
-        // One variable, reassigned layer by layer: each activation is freed as soon as the next exists.
-        var h = convIn(z)
-        ActivationTrace.record(path + ".conv_in", h)
-        h = midResnets[0](h, temb: nil, frames: frames)
+        var h = z  // the one whole-chunk activation between stages; reassigning it frees the previous one
+        var pending: [FrameLayer] = []
+        let tracing = ActivationTrace.sink != nil
+        let tasks = groupTargetTasks ?? DecoderStreaming.targetTasks(workers: Parallel.workerCount)
+        func runPending() {
+            guard !pending.isEmpty else { return }
+            h = FrameStage(layers: pending, targetTasks: tasks)(h)
+            pending = []
+        }
+        func perFrame(_ layer: FrameLayer) {
+            pending.append(layer)
+            // A trace needs the whole activation, so a traced layer ends its stage while tracing.
+            guard tracing, !layer.traceNames.isEmpty else { return }
+            runPending()
+            for name in layer.traceNames { ActivationTrace.record(name, h) }
+        }
+        func resnet(_ block: SpatioTemporalResBlock, traceNames: [String] = []) {
+            perFrame(block.spatialLayer)
+            runPending()
+            block.mixTemporally(h, frames: frames, targetTasks: tasks)
+            for name in [block.path] + traceNames { ActivationTrace.record(name, h) }
+        }
+
+        perFrame(FrameLayer(traceNames: [path + ".conv_in"]) { [convIn] in convIn($0) })
+        let midName = path + ".mid_block"
+        resnet(midResnets[0], traceNames: midAttention == nil ? [midName] : [])
         if let midAttention {
-            h = midAttention(h)
-            h = midResnets[1](h, temb: nil, frames: frames)
+            perFrame(FrameLayer { midAttention($0) })
+            resnet(midResnets[1], traceNames: [midName])
         }
-        ActivationTrace.record(path + ".mid_block", h)
         for (i, block) in upBlocks.enumerated() {
-            block(&h, frames: frames)
-            ActivationTrace.record(path + ".up_blocks.\(i)", h)
+            let blockName = path + ".up_blocks.\(i)"
+            for (j, r) in block.resnets.enumerated() {
+                resnet(r, traceNames: j == block.resnets.count - 1 && block.upsample == nil ? [blockName] : [])
+            }
+            if let upsample = block.upsample {
+                perFrame(FrameLayer(traceNames: [blockName]) {
+                    upsample(Resample.nearest($0, height: 2 * $0.shape[2], width: 2 * $0.shape[3]))
+                })
+            }
         }
-        h = convOut(normOut(h, silu: true))
-        ActivationTrace.record(path + ".conv_out", h)
+        perFrame(FrameLayer(traceNames: [path + ".conv_out"]) { [normOut, convOut] in convOut(normOut($0, silu: true)) })
+        runPending()
         return timeConvOut(h, frames: frames)
     }
 }
@@ -84,15 +118,6 @@ struct TemporalDecoderUpBlock {
             upsample = conv
         } else {
             upsample = nil
-        }
-    }
-
-    /// In place, so the caller's tensor is released as soon as each layer has consumed it.
-    func callAsFunction(_ h: inout Tensor, frames: Int) {
-        for resnet in resnets { h = resnet(h, temb: nil, frames: frames) }
-        if let upsample {
-            h = Resample.nearest(h, height: 2 * h.shape[2], width: 2 * h.shape[3])
-            h = upsample(h)
         }
     }
 }

@@ -7,7 +7,8 @@ import SVDModels
 ///
 /// The model is an upper bound on this engine's live set: at any UNet level the skip stack plus the block
 /// input and a fixed number of level-sized tensors (resnet, temporal resnet, blend, transformer projections
-/// and token permutations) are alive; the VAE decoder holds one chunk's worth of the same at each resolution.
+/// and token permutations) are alive; the streamed VAE decoder holds two whole-chunk tensors at each
+/// resolution plus a group of frames' intermediates (`DecoderMemory`).
 /// Per-worker scratch (im2col panels, attention score blocks, feed-forward row blocks) comes on top.
 public struct MemoryEstimate: Sendable, Equatable {
     public let unetBytes: Int
@@ -16,7 +17,6 @@ public struct MemoryEstimate: Sendable, Equatable {
 
     /// Live level-sized tensors besides the skips and the block input; checked against measured peaks in tests.
     static let liveTensorsPerLevel = 10
-    static let decoderLiveTensors = 6
 
     public var activationBytes: Int { max(unetBytes, decodeBytes) + scratchBytes }
 
@@ -44,23 +44,12 @@ public struct MemoryEstimate: Sendable, Equatable {
             unetPeak = max(unetPeak, (concatIn + Self.liveTensorsPerLevel * level.channels) * level.pixels)
         }
         unetBytes = rows * (skips + unetPeak) * f + rows * 8 * levels[0].pixels * f
-        // VAE decoder, one chunk: at each block's resolution the resnets hold their input and a few outputs
-        // (spatial, temporal, blend, norms); the upsampler holds its input, the nearest-×2 copy and the conv.
+        // VAE decoder, one chunk, streamed: see `DecoderMemory`.
         let chunk = min(p.decodeChunkSize, p.numFrames)
-        let channels = Array(vaeChannels.reversed())
-        var pixels = (p.height / 8) * (p.width / 8)
-        var inChannels = channels.first ?? 0
-        var decodePeak = 0
-        for (i, c) in channels.enumerated() {
-            decodePeak = max(decodePeak, (inChannels + Self.decoderLiveTensors * c) * pixels)
-            if i < channels.count - 1 {
-                decodePeak = max(decodePeak, 9 * c * pixels)
-                pixels *= 4
-            }
-            inChannels = c
-        }
+        let decodePeak = DecoderMemory(frames: chunk, workers: workers)
+            .peakBytes(vaeChannels: vaeChannels, latentPixels: (p.height / 8) * (p.width / 8))
         // The decoder output of every frame is kept, plus the uint8 frames.
-        decodeBytes = chunk * decodePeak * f + p.numFrames * 3 * p.height * p.width * (f + 1)
+        decodeBytes = decodePeak + p.numFrames * 3 * p.height * p.width * (f + 1)
         // Scratch per worker: the widest im2col panel (9 taps × input channels × a column chunk).
         let widestInput = 2 * (a.blockOutChannels.max() ?? 0) + max(vaeChannels.max() ?? 0, 0)
         scratchBytes = max(workers, 1) * (9 * widestInput * 2048 * f + 256 * (levels[0].pixels + 12 * (a.blockOutChannels.max() ?? 0)) * f)

@@ -97,6 +97,35 @@ final class VAETests: XCTestCase {
         XCTAssertNotEqual(chunked.array, vae.decode(latents: z, chunkSize: 3).array)
     }
 
+    /// The decoder before streaming: every layer on the whole chunk, as `SpatioTemporalResBlock` still runs in
+    /// the UNet.
+    static func wholeChunkForward(_ d: TemporalDecoder, _ z: Tensor, frames: Int) -> Tensor {
+        var h = d.midResnets[0](d.convIn(z), temb: nil, frames: frames)
+        if let attention = d.midAttention { h = d.midResnets[1](attention(h), temb: nil, frames: frames) }
+        for block in d.upBlocks {
+            for r in block.resnets { h = r(h, temb: nil, frames: frames) }
+            if let up = block.upsample { h = up(Resample.nearest(h, height: 2 * h.shape[2], width: 2 * h.shape[3])) }
+        }
+        return d.timeConvOut(d.convOut(d.normOut(h, silu: true)), frames: frames)
+    }
+
+    /// Streaming changes no bit: whole-chunk groups, one-frame groups (every ring and group path) and two
+    /// videos in one call all match the whole-chunk forward.
+    func testStreamedDecoderIsBitIdenticalToWholeChunkForward() throws {
+        let vae = try Self.loadVAE()
+        let z = try Self.finalLatents(try Self.reference("resize-chunked")).slice(first: 0, 5)
+        var oneFrameGroups = vae.decoder
+        oneFrameGroups.groupTargetTasks = 1
+        for (rows, frames) in [(5, 5), (4, 2)] {
+            let input = z.slice(first: 0, rows)
+            let expected = Self.wholeChunkForward(vae.decoder, input, frames: frames).array.map(\.bitPattern)
+            for decoder in [vae.decoder, oneFrameGroups] {
+                XCTAssertEqual(decoder(input, frames: frames).array.map(\.bitPattern), expected,
+                               "\(rows) rows of \(frames)-frame videos, group target \(decoder.groupTargetTasks.map(String.init) ?? "default")")
+            }
+        }
+    }
+
     /// The channel-major attention op equals the token-layout one on transposed inputs (two heads, two query blocks).
     func testChannelMajorAttentionMatchesTokenAttention() {
         let n = 2, c = 8, l = 300, heads = 2
