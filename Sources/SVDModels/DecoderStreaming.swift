@@ -77,6 +77,17 @@ extension SpatioTemporalResBlock {
     func mixTemporally(_ s: Tensor, frames: Int, targetTasks: Int) {
         precondition(temporal.timeEmbProj == nil, "streamed temporal block without time embedding only")
         let c = s.shape[1], spatialSize = s.count / (s.shape[0] * c)
+        let alpha = mixer.alpha, beta: Float = 1 - alpha
+        if spatialSize < Convolution.directTemporalPositions {
+            // Small maps: the whole-chunk block (its convolutions multiply panels across frames), blended in place.
+            let r = temporal(s, temb: nil, frames: frames)
+            let sp = s.data, rp = r.data
+            Parallel.forChunks(s.count, chunk: 1 << 16) { range in
+                for i in range { sp[i] = alpha * sp[i] + beta * rp[i] }
+            }
+            withExtendedLifetime(r) {}
+            return
+        }
         let videoSize = frames * c * spatialSize
         // Per group: the ring of normalised inputs (group + 2) and the second conv's output (group).
         let group = DecoderStreaming.framesPerGroup(pixels: spatialSize, frames: frames, tasks: targetTasks)
@@ -85,7 +96,6 @@ extension SpatioTemporalResBlock {
         precondition(conv1.outChannels == c && conv2.outChannels == c, "temporal block changes width")
         let first = Tensor(uninitialized: [frames, c] + Array(s.shape.dropFirst(2)))
         var groupOut: Tensor?
-        let alpha = mixer.alpha, beta: Float = 1 - alpha
         for video in 0..<(s.shape[0] / frames) {
             let x = s.data + video * videoSize
             let norm1 = VideoGroupNorm(x, frames: frames, channels: c, spatial: spatialSize, groups: temporal.norm1.groups,

@@ -77,7 +77,7 @@ public enum Convolution {
     }
 
     /// Frames at least this large are multiplied in place, one product per temporal tap, without a panel copy.
-    static let directTemporalPositions = 1024
+    public static let directTemporalPositions = 1024
 
     static func temporalConv3Direct(_ xp: UnsafePointer<Float>, rows: Int, channels c: Int, spatial: Int, weight: Tensor,
                                     bias: Tensor?, frames: Int, out: Tensor) {
@@ -86,24 +86,17 @@ public enum Convolution {
         var taps = [Float](repeating: 0, count: 3 * o * c)
         for t in 0..<3 { for i in 0..<(o * c) { taps[t * o * c + i] = weight.data[i * 3 + t] } }
         let chunks = (spatial + maxPanelColumns - 1) / maxPanelColumns
-        let op = out.data, bp = bias?.data
+        let op = out.data
         taps.withUnsafeBufferPointer { taps in
+            let tapPointers = (0..<3).map { UnsafePointer(taps.baseAddress! + $0 * o * c) }
             Parallel.forEach(rows * chunks) { task in
                 let row = task / chunks, f = row % frames
                 let start = (task % chunks) * maxPanelColumns
                 let cols = min(maxPanelColumns, spatial - start)
-                let dst = op + row * o * spatial + start
-                var beta: Float = 0
-                if let bp {
-                    for oc in 0..<o { (dst + oc * spatial).update(repeating: bp[oc], count: cols) }
-                    beta = 1
+                temporalColumns(taps: tapPointers, bias: bias, outChannels: o, inChannels: c, spatial: spatial,
+                                start: start, cols: cols, into: op + row * o * spatial + start) { t in
+                    f + t - 1 >= 0 && f + t - 1 < frames ? xp + (row + t - 1) * c * spatial : nil
                 }
-                for t in 0..<3 where f + t - 1 >= 0 && f + t - 1 < frames {
-                    BLAS.sgemm(m: o, n: cols, k: c, a: taps.baseAddress! + t * o * c, lda: c,
-                               b: xp + (row + t - 1) * c * spatial + start, ldb: spatial, beta: beta, c: dst, ldc: spatial)
-                    beta = 1
-                }
-                if beta == 0 { for oc in 0..<o { (dst + oc * spatial).update(repeating: 0, count: cols) } }
             }
         }
         withExtendedLifetime((weight, bias)) {}

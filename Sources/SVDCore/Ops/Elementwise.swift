@@ -61,6 +61,13 @@ public enum Elementwise {
     /// Exact (erf) GELU.
     public static func gelu(_ x: Tensor) -> Tensor { vectorMap(x, svm_gelu) }
 
+    /// out[i] = x[i]·scale + shift, optionally followed by SiLU: the normalisation step of GroupNorm.
+    @inline(__always)
+    public static func affine(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int,
+                              scale: Float, shift: Float, silu: Bool) {
+        if silu { svm_affine_silu(x, out, count, scale, shift) } else { svm_affine(x, out, count, scale, shift) }
+    }
+
     /// out[i] = value[i] · GELU(gate[i]) for i < count: the GEGLU feed-forward's gate.
     @inline(__always)
     public static func geluGate(value: UnsafePointer<Float>, gate: UnsafePointer<Float>,

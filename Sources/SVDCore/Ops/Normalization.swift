@@ -1,5 +1,3 @@
-import CVectorMath
-
 /// GroupNorm and LayerNorm. Statistics are accumulated in Double in a fixed order per group/row.
 public enum Normalization {
     /// GroupNorm on a tensor laid out as [samples, frames, C, spatial] (frames = 1 for per-image norms;
@@ -32,11 +30,7 @@ public enum Normalization {
                 for c in (g * perGroup)..<((g + 1) * perGroup) {
                     let scale = wp[c] * invStd, shift = bp[c] - meanF * scale
                     let base = ((s * frames + f) * channels + c) * spatial
-                    if silu {
-                        svm_affine_silu(xp + base, op + base, spatial, scale, shift)
-                    } else {
-                        svm_affine(xp + base, op + base, spatial, scale, shift)
-                    }
+                    Elementwise.affine(xp + base, into: op + base, count: spatial, scale: scale, shift: shift, silu: silu)
                 }
             }
         }

@@ -44,12 +44,8 @@ public struct VideoGroupNorm {
         scale.withUnsafeBufferPointer { sp in shift.withUnsafeBufferPointer { hp in
             Parallel.forEach(frames * channels) { plane in
                 let c = plane % channels, s = sp[c], h = hp[c]
-                let x = src + plane * spatial, o = dst + plane * spatial
-                if silu {
-                    for i in 0..<spatial { o[i] = Elementwise.silu(x[i] * s + h) }
-                } else {
-                    for i in 0..<spatial { o[i] = x[i] * s + h }
-                }
+                Elementwise.affine(src + plane * spatial, into: dst + plane * spatial, count: spatial, scale: s,
+                                   shift: h, silu: silu)
             }
         } }
     }
@@ -89,7 +85,7 @@ public struct StreamedTemporalConv {
         TensorMemory.allocated(slots * frameSize * 4)
         defer { TensorMemory.released(slots * frameSize * 4) }
         func slot(_ f: Int) -> UnsafeMutablePointer<Float> { ring + (f % slots) * frameSize }
-        let chunkSize = Convolution.columnChunk
+        let chunkSize = Convolution.maxPanelColumns
         let chunks = (spatial + chunkSize - 1) / chunkSize
         var normalized = 0  // input frames 0..<normalized are in the ring
         var g0 = 0
@@ -124,7 +120,7 @@ public struct StreamedTemporalConv {
 extension Convolution {
     /// One (output frame, column chunk) task of the (3,1,1) temporal convolution: the bias, then one product
     /// per tap in tap order, `source(t)` being input frame f+t−1 (nil past the video's ends, zero padding).
-    /// The same arithmetic as `temporalConv3`'s tasks, which can call this once its rewrite has landed.
+    /// The arithmetic of `temporalConv3` on frames of `directTemporalPositions` and more.
     static func temporalColumns(taps: [UnsafePointer<Float>], bias: Tensor?, outChannels o: Int, inChannels c: Int,
                                 spatial: Int, start: Int, cols: Int, into dst: UnsafeMutablePointer<Float>,
                                 source: (Int) -> UnsafePointer<Float>?) {
