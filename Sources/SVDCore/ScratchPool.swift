@@ -4,13 +4,18 @@ import Foundation
 /// scores). Large fresh allocations are mmapped and fault in page by page; at full resolution that cost
 /// rivals the arithmetic, so buffers are kept and handed out again. Contents are never assumed.
 public final class ScratchPool: @unchecked Sendable {
-    public static let shared = ScratchPool(keep: 8)
+    public static let shared = ScratchPool(keep: 8, idleLimitBytes: 256 << 20)
 
     private let lock = NSLock()
     private var idle: [(pointer: UnsafeMutableRawPointer, bytes: Int)] = []
     private let keep: Int
+    /// Most bytes kept idle between uses (memory estimates add it to a job's peak).
+    public let idleLimitBytes: Int
 
-    init(keep: Int) { self.keep = keep }
+    init(keep: Int, idleLimitBytes: Int) {
+        self.keep = keep
+        self.idleLimitBytes = idleLimitBytes
+    }
 
     /// Runs `body` with a buffer of at least `count` floats, returned to the pool afterwards.
     public func withFloats<R>(_ count: Int, _ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
@@ -37,7 +42,7 @@ public final class ScratchPool: @unchecked Sendable {
         lock.lock()
         idle.append(buffer)
         var evicted: [UnsafeMutableRawPointer] = []
-        while idle.count > keep {
+        while idle.count > keep || idle.reduce(0, { $0 + $1.bytes }) > idleLimitBytes {
             let smallest = idle.indices.min { idle[$0].bytes < idle[$1].bytes }!
             evicted.append(idle.remove(at: smallest).pointer)
         }

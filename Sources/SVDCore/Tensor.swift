@@ -24,9 +24,10 @@ public final class TensorBuffer: @unchecked Sendable {
 /// Freed tensor storage of 1 MiB and more, kept (up to a bound) for the next tensor of the same size. Fresh
 /// large allocations are mmapped and zero-filled by the kernel page by page; a network allocates the same
 /// few activation sizes over and over, so reuse saves most of that work.
-enum StorageCache {
+public enum StorageCache {
     static let minimumBytes = 1 << 20
-    static let limitBytes = 512 << 20
+    /// Most bytes kept idle (memory estimates add it to a job's peak).
+    public static let limitBytes = 256 << 20
     private static let lock = NSLock()
     nonisolated(unsafe) private static var idle: [(pointer: UnsafeMutableRawPointer, bytes: Int)] = []
     nonisolated(unsafe) private static var idleBytes = 0

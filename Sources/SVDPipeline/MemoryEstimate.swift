@@ -9,7 +9,7 @@ import SVDModels
 /// input and a fixed number of level-sized tensors (resnet, temporal resnet, blend, transformer projections
 /// and token permutations) are alive; the streamed VAE decoder holds two whole-chunk tensors at each
 /// resolution plus a group of frames' intermediates (`DecoderMemory`).
-/// Per-worker scratch (im2col panels, attention score blocks, feed-forward row blocks) comes on top.
+/// Scratch (convolution panels, attention score blocks, feed-forward row blocks, idle pools) comes on top.
 public struct MemoryEstimate: Sendable, Equatable {
     public let unetBytes: Int
     public let decodeBytes: Int
@@ -51,8 +51,15 @@ public struct MemoryEstimate: Sendable, Equatable {
         // The decoder output of every frame is kept, plus the uint8 frames.
         decodeBytes = decodePeak + p.numFrames * 3 * p.height * p.width * (f + 1)
         // Scratch per worker: the widest im2col panel (9 taps × input channels × a column chunk).
-        let widestInput = 2 * (a.blockOutChannels.max() ?? 0) + max(vaeChannels.max() ?? 0, 0)
-        scratchBytes = max(workers, 1) * (9 * widestInput * 2048 * f + 256 * (levels[0].pixels + 12 * (a.blockOutChannels.max() ?? 0)) * f)
+        // Scratch: per worker a convolution panel with its product (or Winograd's transformed tiles, at most 3
+        // panels' worth) and an attention score block / feed-forward row block; per call the Winograd kernel
+        // transform (16 × O × C) of the widest 3×3 layer; and what the scratch pool and the tensor storage cache
+        // may keep idle.
+        let widest = a.blockOutChannels.max() ?? 0
+        let perWorker = 3 * Convolution.panelFloats * f + 256 * (levels[0].pixels + 12 * widest) * f
+        let kernelTransform = 16 * widest * max(2 * widest, vaeChannels.max() ?? 0) * f
+        scratchBytes = max(workers, 1) * perWorker + kernelTransform + ScratchPool.shared.idleLimitBytes
+            + StorageCache.limitBytes
     }
 
     /// Memory the process may still use: MemAvailable, capped by a cgroup v2 limit if one is set.

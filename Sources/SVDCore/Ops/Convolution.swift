@@ -14,7 +14,7 @@ public struct Padding2D: Equatable, Sendable {
 /// output-channel blocks depends only on the shapes, so results do not depend on the worker count.
 public enum Convolution {
     /// Floats per panel (rows × columns): bounds per-task scratch while keeping products wide.
-    static let panelFloats = 1 << 22
+    public static let panelFloats = 1 << 22
     static let maxPanelColumns = 2048
     /// Tasks wanted per call; a call with fewer panels also splits its output channels.
     static let targetTasks = 8
