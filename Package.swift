@@ -25,8 +25,10 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         // libpng's full API needs setjmp, which Swift cannot call: this shim keeps it in C.
         .target(name: "CPNGShim", dependencies: ["CPNG"]),
+        // float16 → float32 with F16C, chosen at run time, for weights kept compact.
+        .target(name: "CHalf", cSettings: [.unsafeFlags(["-O3"])]),
 
-        .target(name: "SVDCore", dependencies: ["COpenBLAS"],
+        .target(name: "SVDCore", dependencies: ["COpenBLAS", "CHalf"],
                 swiftSettings: optimised),
         .target(name: "SVDModels", dependencies: ["SVDCore", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: optimised),
