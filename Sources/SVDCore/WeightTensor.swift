@@ -62,21 +62,33 @@ public struct WeightTensor: @unchecked Sendable {
         }
     }
 
-    /// Runs `body` with the weight as a float32 tensor: the stored one, or an expansion into a temporary buffer that
-    /// is released when `body` returns. `body` must not keep the tensor beyond the call.
+    /// Runs `body` with the weight as a float32 tensor: the stored one, or an expansion into a pooled scratch block
+    /// (`ExpansionScratch`) that is reused once `body` returns.
     public func withFloat32<R>(_ body: (Tensor) throws -> R) rethrows -> R {
-        try body(float32())
+        switch storage {
+        case let .float32(buffer):
+            return try body(Tensor(shape: shape, buffer: buffer))
+        case let .half(buffer):
+            return try ExpansionScratch.shared.withTensor(shape) { t in
+                Self.expand(buffer, into: t)
+                return try body(t)
+            }
+        }
     }
 
-    /// A float32 tensor: the stored one, or an owned expansion.
+    /// A float32 tensor to keep: the stored one, or an owned expansion.
     public func float32() -> Tensor {
         switch storage {
         case let .float32(buffer):
             return Tensor(shape: shape, buffer: buffer)
         case let .half(buffer):
             let out = Tensor(uninitialized: shape)
-            HalfConversion.toFloat32(buffer.pointer, format: buffer.format, into: out.data, count: buffer.count)
+            Self.expand(buffer, into: out)
             return out
         }
+    }
+
+    private static func expand(_ buffer: HalfBuffer, into out: Tensor) {
+        HalfConversion.toFloat32(buffer.pointer, format: buffer.format, into: out.data, count: buffer.count)
     }
 }

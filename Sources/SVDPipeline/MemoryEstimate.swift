@@ -64,10 +64,10 @@ public struct MemoryEstimate: Sendable, Equatable {
         // Scratch per worker: the widest im2col panel (9 taps × input channels × a column chunk).
         let widestInput = 2 * (a.blockOutChannels.max() ?? 0) + max(vaeChannels.max() ?? 0, 0)
         let perWorker = 9 * widestInput * 2048 * f + 256 * (levels[0].pixels + 12 * (a.blockOutChannels.max() ?? 0)) * f
-        // A compact (16-bit) weight is expanded to float32 for the call using it: the largest is an up-block 3×3 conv
-        // over the concatenated skip, C × 2C × 9 (a feed-forward's two projections together are 12·C²).
+        // A compact (16-bit) weight is expanded to float32 for the call using it, into one of two kept scratch blocks
+        // (a feed-forward holds two): the largest is an up-block 3×3 conv over the concatenated skip, C × 2C × 9.
         let widest = a.blockOutChannels.max() ?? 0
-        scratchBytes = max(workers, 1) * perWorker + 18 * widest * widest * f
+        scratchBytes = max(workers, 1) * perWorker + 2 * 18 * widest * widest * f
     }
 
     /// Memory the process may still use: MemAvailable, capped by a cgroup v2 limit if one is set.
