@@ -118,6 +118,10 @@ final class HalfConversionTests: XCTestCase {
         print(String(format: "float16 → float32 (%@, %d workers): %.2f GB/s of float32 written, %.0f ms per 64 Mi",
                      HalfConversion.usesF16C ? "F16C" : "portable", Parallel.workerCount,
                      Double(count * 4) / best / 1e9, best * 1000))
+        let start = DispatchTime.now().uptimeNanoseconds
+        HalfConversion.float16ToFloat32Portable(half.pointer, into: out.data, count: count)
+        let portable = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        print(String(format: "portable path, one thread: %.2f GB/s of float32", Double(count * 4) / portable / 1e9))
         // As layers use it, on a scratch block (the largest SVD-XT weight, 1280 × 2560 × 3 × 3).
         let weight = WeightTensor(shape: [1280, 2560, 3, 3], half: HalfBuffer(count: 1280 * 2560 * 9, format: .float16))
         var bestCall = Double.infinity
