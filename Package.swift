@@ -25,11 +25,13 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         // libpng's full API needs setjmp, which Swift cannot call: this shim keeps it in C.
         .target(name: "CPNGShim", dependencies: ["CPNG"]),
+        // float16 → float32 with F16C, chosen at run time, for weights kept compact.
+        .target(name: "CHalf", cSettings: [.unsafeFlags(["-O3"])]),
 
         // Vectorised activations (AVX2 when present) with one bit-exact definition on every machine.
         .target(name: "CVectorMath", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
 
-        .target(name: "SVDCore", dependencies: ["COpenBLAS", "CVectorMath"],
+        .target(name: "SVDCore", dependencies: ["COpenBLAS", "CVectorMath", "CHalf"],
                 swiftSettings: optimised),
         .target(name: "SVDModels", dependencies: ["SVDCore", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: optimised),

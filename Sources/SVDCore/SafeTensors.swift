@@ -44,7 +44,8 @@ public struct SafeTensorInfo: Sendable {
 }
 
 /// A memory-mapped safetensors file. The whole header is validated when the file is opened, before any
-/// tensor data is touched; tensors are converted to float32 on use.
+/// tensor data is touched; tensors are converted to float32 (or copied compact) on use, after which their file
+/// pages are dropped from the process (they are not needed again, and would otherwise count as resident).
 public final class SafeTensorsFile: @unchecked Sendable {
     public let path: String
     public let tensors: [String: SafeTensorInfo]
@@ -112,7 +113,42 @@ public final class SafeTensorsFile: @unchecked Sendable {
         }
         let out = Tensor(uninitialized: info.shape)
         DTypeConversion.toFloat32(rawBytes(info), dtype: info.dtype, into: out.data, count: info.elementCount)
+        releasePages(info)
         return out
+    }
+
+    /// The tensor as a weight: float16 and bfloat16 stay compact (copied out of the file), float32 is as `tensor`.
+    public func weight(_ name: String) throws -> WeightTensor {
+        let info = try info(name)
+        let format: HalfFormat
+        switch info.dtype {
+        case .f16: format = .float16
+        case .bf16: format = .bfloat16
+        default: return WeightTensor(try tensor(name))
+        }
+        let buffer = HalfBuffer(count: info.elementCount, format: format)
+        let raw = rawBytes(info)
+        if let base = raw.baseAddress {
+            // In parallel: the copy is mostly page faults (file pages in, fresh pages out).
+            let destination = UnsafeMutableRawPointer(buffer.pointer)
+            Parallel.forChunks(raw.count, chunk: 1 << 20) { r in
+                (destination + r.lowerBound).copyMemory(from: base + r.lowerBound, byteCount: r.count)
+            }
+        }
+        #if _endian(big)
+        for i in 0..<buffer.count { buffer.pointer[i] = UInt16(littleEndian: buffer.pointer[i]) }
+        #endif
+        releasePages(info)
+        return WeightTensor(shape: info.shape, half: buffer)
+    }
+
+    /// Drops the whole pages inside a tensor's bytes from this process's mapping; a later read faults them in again.
+    private func releasePages(_ info: SafeTensorInfo) {
+        guard let mapping else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = dataStart + info.range.lowerBound, end = dataStart + info.range.upperBound
+        let first = (start + page - 1) / page * page, last = end / page * page
+        if last > first { madvise(mapping + first, last - first, MADV_DONTNEED) }
     }
 
     /// Integer tensors (e.g. U8 frames) as raw bytes.
@@ -188,22 +224,17 @@ public final class SafeTensorsFile: @unchecked Sendable {
 
 /// float16 / bfloat16 / float32 → float32.
 public enum DTypeConversion {
-    /// All 65,536 float16 values as float32 (a table beats a software conversion on CPUs without F16C code).
-    public static let halfTable: [Float] = (0..<65536).map { Float(Float16(bitPattern: UInt16($0))) }
-
     public static func toFloat32(_ raw: UnsafeRawBufferPointer, dtype: SafeTensorsDType,
                                  into out: UnsafeMutablePointer<Float>, count: Int) {
+        guard count > 0, let base = raw.baseAddress else { return }
         switch dtype {
         case .f32:
             for i in 0..<count { out[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
         case .f16:
-            halfTable.withUnsafeBufferPointer { table in
-                for i in 0..<count { out[i] = table[Int(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))] }
-            }
+            // The same converter as compact weights use, so a weight expanded here has the same bits.
+            HalfConversion.toFloat32(base, format: .float16, into: out, count: count)
         case .bf16:
-            for i in 0..<count {
-                out[i] = Float(bitPattern: UInt32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16)
-            }
+            HalfConversion.toFloat32(base, format: .bfloat16, into: out, count: count)
         default:
             preconditionFailure("not a float dtype")
         }

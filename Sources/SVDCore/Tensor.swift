@@ -1,9 +1,12 @@
 import Foundation
 
-/// Owned, 64-byte-aligned float32 storage. Tensors share a buffer when they are reshaped views.
+/// Owned, 64-byte-aligned float32 storage, or a view of memory another object owns. Tensors share a buffer when
+/// they are reshaped views.
 public final class TensorBuffer: @unchecked Sendable {
     public let pointer: UnsafeMutablePointer<Float>
     public let count: Int
+    /// What keeps a view's memory alive; nil when this buffer owns its memory.
+    private let owner: AnyObject?
 
     public init(count: Int, zeroed: Bool = true) {
         precondition(count >= 0, "negative tensor size")
@@ -11,11 +14,20 @@ public final class TensorBuffer: @unchecked Sendable {
         let raw = StorageCache.take(bytes) ?? UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         self.count = count
+        owner = nil
         if zeroed { pointer.initialize(repeating: 0, count: count) }
         TensorMemory.allocated(count * 4)
     }
 
+    /// A view of `count` floats at `pointer`, which `owner` keeps alive (and accounts for in `TensorMemory`).
+    public init(viewing pointer: UnsafeMutablePointer<Float>, count: Int, owner: AnyObject) {
+        self.pointer = pointer
+        self.count = count
+        self.owner = owner
+    }
+
     deinit {
+        guard owner == nil else { return }
         StorageCache.put(UnsafeMutableRawPointer(pointer), bytes: max(count, 1) * 4)
         TensorMemory.released(count * 4)
     }

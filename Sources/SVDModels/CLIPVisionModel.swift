@@ -10,7 +10,7 @@ public struct CLIPVisionModelWithProjection {
     public let channels: Int
     public var projectionDim: Int { projection.outFeatures }
 
-    let patchEmbedding: Tensor      // [hidden, channels, patch, patch], no bias
+    let patchEmbedding: WeightTensor  // [hidden, channels, patch, patch], no bias
     let classEmbedding: Tensor      // [hidden]
     let positionEmbedding: Tensor   // [1 + patches, hidden]
     let preNorm: LayerNormLayer     // stored as `pre_layrnorm` (sic)
@@ -27,7 +27,7 @@ public struct CLIPVisionModelWithProjection {
         self.imageSize = imageSize
         self.channels = channels
         let v = w["vision_model"], e = v["embeddings"]
-        patchEmbedding = try e["patch_embedding"].tensor("weight")
+        patchEmbedding = try e["patch_embedding"].weight("weight")
         try e["patch_embedding"].checkShape(patchEmbedding, "weight", [hiddenSize, channels, patchSize, patchSize])
         classEmbedding = try e.tensor("class_embedding")
         try e.checkShape(classEmbedding, "class_embedding", [hiddenSize])
@@ -69,7 +69,9 @@ public struct CLIPVisionModelWithProjection {
 
     /// [class | patches in row-major (y outer, x inner) order] + positions → [B, 1 + patches, hidden].
     func embed(_ pixels: Tensor) -> Tensor {
-        let patches = Convolution.conv2d(pixels, weight: patchEmbedding, bias: nil, stride: patchSize, padding: .same(0))
+        let patches = patchEmbedding.withFloat32 {
+            Convolution.conv2d(pixels, weight: $0, bias: nil, stride: patchSize, padding: .same(0))
+        }
         let b = pixels.shape[0], d = hiddenSize
         let count = patches.shape[2] * patches.shape[3], tokens = count + 1
         let x = Tensor(uninitialized: [b, tokens, d])

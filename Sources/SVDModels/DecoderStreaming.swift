@@ -91,8 +91,8 @@ extension SpatioTemporalResBlock {
         let videoSize = frames * c * spatialSize
         // Per group: the ring of normalised inputs (group + 2) and the second conv's output (group).
         let group = DecoderStreaming.framesPerGroup(pixels: spatialSize, frames: frames, tasks: targetTasks)
-        let conv1 = StreamedTemporalConv(weight: temporal.conv1.weight, bias: temporal.conv1.bias)
-        let conv2 = StreamedTemporalConv(weight: temporal.conv2.weight, bias: temporal.conv2.bias)
+        let conv1 = temporal.conv1.weight.withFloat32 { StreamedTemporalConv(weight: $0, bias: temporal.conv1.bias) }
+        let conv2 = temporal.conv2.weight.withFloat32 { StreamedTemporalConv(weight: $0, bias: temporal.conv2.bias) }
         precondition(conv1.outChannels == c && conv2.outChannels == c, "temporal block changes width")
         let first = Tensor(uninitialized: [frames, c] + Array(s.shape.dropFirst(2)))
         var groupOut: Tensor?

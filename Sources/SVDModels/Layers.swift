@@ -1,44 +1,47 @@
 import Foundation
 import SVDCore
 
-/// Linear(in → out), weight stored (out, in).
+/// Linear(in → out), weight stored (out, in). Large weights stay as stored and are expanded per call
+/// (`WeightTensor`); biases and norm parameters are small and expanded at load.
 public struct LinearLayer {
-    public let weight: Tensor
+    public let weight: WeightTensor
     public let bias: Tensor?
     public init(_ w: Weights, bias hasBias: Bool = true) throws {
-        weight = try w.tensor("weight")
+        weight = try w.weight("weight")
         bias = hasBias ? try w.tensor("bias") : nil
     }
     public var outFeatures: Int { weight.shape[0] }
-    public func callAsFunction(_ x: Tensor) -> Tensor { Linear.apply(x, weight: weight, bias: bias) }
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        weight.withFloat32 { Linear.apply(x, weight: $0, bias: bias) }
+    }
 }
 
 public struct Conv2dLayer {
-    public let weight: Tensor
+    public let weight: WeightTensor
     public let bias: Tensor?
     public let stride: Int
     public let padding: Padding2D
     public init(_ w: Weights, stride: Int = 1, padding: Padding2D, bias hasBias: Bool = true) throws {
-        weight = try w.tensor("weight")
+        weight = try w.weight("weight")
         bias = hasBias ? try w.tensor("bias") : nil
         self.stride = stride
         self.padding = padding
     }
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        Convolution.conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding)
+        weight.withFloat32 { Convolution.conv2d(x, weight: $0, bias: bias, stride: stride, padding: padding) }
     }
 }
 
 /// Conv3d with kernel (3, 1, 1), padding (1, 0, 0), on the frame-flattened layout.
 public struct TemporalConvLayer {
-    public let weight: Tensor
+    public let weight: WeightTensor
     public let bias: Tensor
     public init(_ w: Weights) throws {
-        weight = try w.tensor("weight")
+        weight = try w.weight("weight")
         bias = try w.tensor("bias")
     }
     public func callAsFunction(_ x: Tensor, frames: Int) -> Tensor {
-        Convolution.temporalConv3(x, weight: weight, bias: bias, frames: frames)
+        weight.withFloat32 { Convolution.temporalConv3(x, weight: $0, bias: bias, frames: frames) }
     }
 }
 
@@ -119,19 +122,21 @@ public struct GEGLUFeedForward {
         let rows = x.count / d
         let out = Tensor(uninitialized: Array(x.shape.dropLast()) + [outFeatures])
         let xp = x.data, op = out.data
-        Parallel.forChunks(rows, chunk: Linear.rowChunk) { r in
-            let n = r.count
-            ScratchPool.shared.withFloats(n * 3 * inner) { p in
-                let h = p + n * 2 * inner
-                Linear.rowsProduct(xp + r.lowerBound * d, rows: n, weight: projIn.weight, bias: projIn.bias, into: p)
-                for row in 0..<n {
-                    let src = p + row * 2 * inner
-                    Elementwise.geluGate(value: src, gate: src + inner, into: h + row * inner, count: inner)
+        projIn.weight.withFloat32 { weightIn in projOut.weight.withFloat32 { weightOut in
+            Parallel.forChunks(rows, chunk: Linear.rowChunk) { r in
+                let n = r.count
+                ScratchPool.shared.withFloats(n * 3 * inner) { p in
+                    let h = p + n * 2 * inner
+                    Linear.rowsProduct(xp + r.lowerBound * d, rows: n, weight: weightIn, bias: projIn.bias, into: p)
+                    for row in 0..<n {
+                        let src = p + row * 2 * inner
+                        Elementwise.geluGate(value: src, gate: src + inner, into: h + row * inner, count: inner)
+                    }
+                    Linear.rowsProduct(h, rows: n, weight: weightOut, bias: projOut.bias,
+                                       into: op + r.lowerBound * outFeatures)
                 }
-                Linear.rowsProduct(h, rows: n, weight: projOut.weight, bias: projOut.bias,
-                                   into: op + r.lowerBound * outFeatures)
             }
-        }
+        } }
         return out
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 import SVDCore
 
 /// Which weight files to load: diffusers' plain files or its "fp16" variant (spec §1.1). The variant is about
-/// file names only; tensors are handed out as float32 either way.
+/// file names only; the dtype stored in the files decides whether large weights stay 16-bit in memory.
 public enum WeightVariant: String, CaseIterable, Sendable {
     case fp32
     case fp16
@@ -143,8 +143,9 @@ public struct WeightFiles: Equatable, Sendable {
 
 // MARK: - Weight set
 
-/// One network's weights: every tensor of its manifest, validated against the config when loaded, handed out as
-/// float32 on request (the files are memory-mapped; nothing is converted up front).
+/// One network's weights: every tensor of its manifest, validated against the config when loaded, handed out on
+/// request as float32 or, for layers' large weights, as stored (the files are memory-mapped; nothing is converted
+/// up front).
 public final class WeightSet: WeightSource, @unchecked Sendable {
     public let component: ModelComponent
     public let manifest: WeightManifest
@@ -209,11 +210,23 @@ public final class WeightSet: WeightSource, @unchecked Sendable {
 
     /// The tensor as float32, in the manifest's shape.
     public func tensor(_ key: String) throws -> Tensor {
+        let (binding, file) = try locate(key)
+        let t = try file.tensor(binding.storedName)
+        return binding.shape == binding.storedShape ? t : t.reshaped(binding.shape)
+    }
+
+    /// The tensor as stored (16-bit files stay compact), in the manifest's shape.
+    public func weight(_ key: String) throws -> WeightTensor {
+        let (binding, file) = try locate(key)
+        let w = try file.weight(binding.storedName)
+        return binding.shape == binding.storedShape ? w : w.reshaped(binding.shape)
+    }
+
+    private func locate(_ key: String) throws -> (WeightBinding, SafeTensorsFile) {
         guard let binding = bindings[key], let file = openFiles[binding.file] else {
             throw UnknownWeightError(component: component, key: key)
         }
-        let t = try file.tensor(binding.storedName)
-        return binding.shape == binding.storedShape ? t : t.reshaped(binding.shape)
+        return (binding, file)
     }
 }
 

@@ -73,19 +73,19 @@ public struct AutoencoderKLTemporalDecoder {
 /// token-layout copies of the map are made.
 public struct VAEAttention {
     let norm: GroupNormLayer
-    let toQ, toK, toV, toOut: (weight: Tensor, bias: Tensor)  // Linear (C, C) weights viewed as (C, C, 1, 1)
+    let toQ, toK, toV, toOut: (weight: WeightTensor, bias: Tensor)  // Linear (C, C) weights viewed as (C, C, 1, 1)
     let heads: Int
 
     public init(_ w: Weights, channels: Int, heads: Int = 1) throws {
         norm = try GroupNormLayer(w["group_norm"], eps: 1e-6)
         // Legacy files name the projections query/key/value/proj_attn, possibly stored 4-D (spec §5.3).
-        func projection(_ name: String, legacy: String) throws -> (weight: Tensor, bias: Tensor) {
-            let scope: Weights, weight: Tensor
+        func projection(_ name: String, legacy: String) throws -> (weight: WeightTensor, bias: Tensor) {
+            let scope: Weights, weight: WeightTensor
             do {
-                weight = try w[name].tensor("weight")
+                weight = try w[name].weight("weight")
                 scope = w[name]
             } catch {
-                guard let legacyWeight = try? w[legacy].tensor("weight") else { throw error }
+                guard let legacyWeight = try? w[legacy].weight("weight") else { throw error }
                 weight = legacyWeight
                 scope = w[legacy]
             }
@@ -105,8 +105,8 @@ public struct VAEAttention {
 
     /// x [n, C, y, x] → [n, C, y, x]; every image (frame) attends within itself.
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        func project(_ p: (weight: Tensor, bias: Tensor), _ t: Tensor) -> Tensor {
-            Convolution.conv2d(t, weight: p.weight, bias: p.bias, padding: .same(0))
+        func project(_ p: (weight: WeightTensor, bias: Tensor), _ t: Tensor) -> Tensor {
+            p.weight.withFloat32 { Convolution.conv2d(t, weight: $0, bias: p.bias, padding: .same(0)) }
         }
         let normed = norm(x)
         let q = project(toQ, normed), k = project(toK, normed), v = project(toV, normed)

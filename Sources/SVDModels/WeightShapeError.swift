@@ -12,8 +12,14 @@ public struct WeightShapeError: Error, CustomStringConvertible, Equatable {
 extension Weights {
     /// Throws unless `tensor`, loaded from `name` in this scope, has shape `expected`.
     func checkShape(_ tensor: Tensor, _ name: String, _ expected: [Int]) throws {
-        guard tensor.shape == expected else {
-            throw WeightShapeError(key: prefix + name, expected: expected, actual: tensor.shape)
-        }
+        try checkShape(actual: tensor.shape, name, expected)
+    }
+
+    func checkShape(_ weight: WeightTensor, _ name: String, _ expected: [Int]) throws {
+        try checkShape(actual: weight.shape, name, expected)
+    }
+
+    private func checkShape(actual: [Int], _ name: String, _ expected: [Int]) throws {
+        guard actual == expected else { throw WeightShapeError(key: prefix + name, expected: expected, actual: actual) }
     }
 }

@@ -3,6 +3,12 @@ import SVDCore
 /// Anything that hands out float32 tensors by their state-dict key.
 public protocol WeightSource {
     func tensor(_ key: String) throws -> Tensor
+    /// The tensor as a layer keeps it: sources of 16-bit files keep it compact; by default it is expanded.
+    func weight(_ key: String) throws -> WeightTensor
+}
+
+extension WeightSource {
+    public func weight(_ key: String) throws -> WeightTensor { WeightTensor(try tensor(key)) }
 }
 
 extension SafeTensorsFile: WeightSource {}
@@ -18,6 +24,9 @@ public struct Weights {
     }
 
     public func tensor(_ name: String) throws -> Tensor { try source.tensor(prefix + name) }
+
+    /// A large weight, kept as stored (see `WeightTensor`); small ones (biases, norms) are read with `tensor`.
+    public func weight(_ name: String) throws -> WeightTensor { try source.weight(prefix + name) }
 
     /// The module path of this scope (the prefix without its trailing dot), used to name traced tensors.
     public var path: String { prefix.hasSuffix(".") ? String(prefix.dropLast()) : prefix }

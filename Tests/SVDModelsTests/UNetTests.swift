@@ -12,9 +12,10 @@ final class UNetTests: XCTestCase {
         return a
     }()
 
-    static func loadUNet() throws -> UNetSpatioTemporal {
+    /// `source` wraps the file, e.g. to expand its float16 weights at load.
+    static func loadUNet(source: (SafeTensorsFile) -> any WeightSource = { $0 }) throws -> UNetSpatioTemporal {
         let file = try SafeTensorsFile(path: Fixtures.demoModel.appendingPathComponent("unet/diffusion_pytorch_model.safetensors").path)
-        return try UNetSpatioTemporal(Weights(file), architecture: Self.tinyArchitecture)
+        return try UNetSpatioTemporal(Weights(source(file)), architecture: Self.tinyArchitecture)
     }
 
     /// The step-0 UNet input exactly as the pipeline builds it (reference README): scaled noisy latents for

@@ -7,13 +7,14 @@ import XCTest
 final class VAETests: XCTestCase {
     static let cases = ["basic", "resize-chunked"]
 
-    static func loadVAE() throws -> AutoencoderKLTemporalDecoder {
+    /// `source` wraps the file, e.g. to expand its float16 weights at load.
+    static func loadVAE(source: (SafeTensorsFile) -> any WeightSource = { $0 }) throws -> AutoencoderKLTemporalDecoder {
         let dir = Fixtures.demoModel.appendingPathComponent("vae")
         let config = try JSONValue.parse(Data(contentsOf: dir.appendingPathComponent("config.json")))
         let blocks = try XCTUnwrap(config["block_out_channels"]?.arrayValue?.compactMap(\.intValue))
         let weights = try SafeTensorsFile(path: dir.appendingPathComponent("diffusion_pytorch_model.safetensors").path)
         return try AutoencoderKLTemporalDecoder(
-            Weights(weights), blockOutChannels: blocks,
+            Weights(source(weights)), blockOutChannels: blocks,
             layersPerBlock: try XCTUnwrap(config["layers_per_block"]?.intValue),
             latentChannels: try XCTUnwrap(config["latent_channels"]?.intValue),
             scalingFactor: try XCTUnwrap(config["scaling_factor"]?.doubleValue))
