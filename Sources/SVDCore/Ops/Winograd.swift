@@ -42,22 +42,39 @@ enum Winograd {
             let o0 = (task % blocks) * block, rows = min(block, o - o0)
             ScratchPool.shared.withFloats(16 * (c + rows) * tiles) { v in
                 let m = v + 16 * c * tiles
-                // Channel by channel, so each of the 16 transformed planes is written sequentially; runs of 8
-                // interior tiles of one tile row go through the vector path (same operations, same bits).
-                for ch in 0..<c {
-                    var t = 0
-                    while t < tiles {
-                        let tile = first + t, image = tile / perImage
-                        let ty = (tile % perImage) / tilesWide, tx = tile % tilesWide
-                        let plane = xp + (image * c + ch) * h * w
-                        if t + 8 <= tiles && tx >= 1 && 2 * tx + 16 < w && ty >= 1 && 2 * ty + 2 < h {
-                            transformInput8(plane, width: w, y0: 2 * ty - 1, x0: 2 * tx - 1, into: v + ch * tiles + t,
-                                            stride: c * tiles)
-                            t += 8
-                        } else {
-                            transformInput(plane, height: h, width: w, y0: 2 * ty - 1, x0: 2 * tx - 1,
-                                           into: v + ch * tiles + t, stride: c * tiles)
-                            t += 1
+                // Channel by channel, so each of the 16 transformed planes is written sequentially. Each tile row
+                // segment is first copied into 4 zero-padded rows, so every run of 8 tiles takes the vector path
+                // (same operations as the scalar path, which does the remainder).
+                let rowStride = 2 * tilesWide + 2 + 16
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * rowStride) { buffer in
+                    let rows4 = buffer.baseAddress!
+                    for ch in 0..<c {
+                        var t = 0
+                        while t < tiles {
+                            let tile = first + t, image = tile / perImage
+                            let ty = (tile % perImage) / tilesWide, tx = tile % tilesWide
+                            let run = min(tilesWide - tx, tiles - t)
+                            let plane = xp + (image * c + ch) * h * w
+                            let x0 = 2 * tx - 1, span = 2 * run + 2
+                            for i in 0..<4 {
+                                let dst = rows4 + i * rowStride, y = 2 * ty - 1 + i
+                                dst.update(repeating: 0, count: rowStride)
+                                guard y >= 0 && y < h else { continue }
+                                let lo = max(x0, 0), hi = min(x0 + span, w)
+                                if hi > lo { (dst + (lo - x0)).update(from: plane + y * w + lo, count: hi - lo) }
+                            }
+                            var k = 0
+                            while k + 8 <= run {
+                                transformInput8(rows4, width: rowStride, y0: 0, x0: 2 * k, into: v + ch * tiles + t + k,
+                                                stride: c * tiles)
+                                k += 8
+                            }
+                            while k < run {
+                                transformInput(rows4, height: 4, width: rowStride, y0: 0, x0: 2 * k,
+                                               into: v + ch * tiles + t + k, stride: c * tiles)
+                                k += 1
+                            }
+                            t += run
                         }
                     }
                 }
@@ -131,7 +148,7 @@ enum Winograd {
         store(r0, 0); store(r1, 1); store(r2, 2); store(r3, 3)
     }
 
-    /// `transformInput` for 8 consecutive interior tiles (x0 ≥ 0, x0 + 17 < width, rows inside), one lane each.
+    /// `transformInput` for 8 consecutive tiles lying inside the plane (x0 ≥ 0, x0 + 17 < width), one lane each.
     @inline(__always)
     static func transformInput8(_ plane: UnsafePointer<Float>, width: Int, y0: Int, x0: Int,
                                 into dst: UnsafeMutablePointer<Float>, stride: Int) {
