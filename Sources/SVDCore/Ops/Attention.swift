@@ -22,14 +22,14 @@ public enum Attention {
             let q0 = (task % blocks) * queryBlock
             let rows = min(queryBlock, lq - q0)
             ScratchPool.shared.withFloats(rows * lk) { scores in
-            let qBase = qp + (b * lq + q0) * width + h * d
-            let kBase = kp + b * lk * width + h * d
-            let vBase = vp + b * lk * width + h * d
-            BLAS.sgemm(transB: true, m: rows, n: lk, k: d, alpha: scale, a: qBase, lda: width,
-                       b: kBase, ldb: width, c: scores, ldc: lk)
-            for r in 0..<rows { softmaxInPlace(scores + r * lk, count: lk) }
-            BLAS.sgemm(m: rows, n: d, k: lk, a: scores, lda: lk, b: vBase, ldb: width,
-                       c: op + (b * lq + q0) * width + h * d, ldc: width)
+                let qBase = qp + (b * lq + q0) * width + h * d
+                let kBase = kp + b * lk * width + h * d
+                let vBase = vp + b * lk * width + h * d
+                BLAS.sgemm(transB: true, m: rows, n: lk, k: d, alpha: scale, a: qBase, lda: width,
+                           b: kBase, ldb: width, c: scores, ldc: lk)
+                for r in 0..<rows { softmaxInPlace(scores + r * lk, count: lk) }
+                BLAS.sgemm(m: rows, n: d, k: lk, a: scores, lda: lk, b: vBase, ldb: width,
+                           c: op + (b * lq + q0) * width + h * d, ldc: width)
             }
         }
         return out

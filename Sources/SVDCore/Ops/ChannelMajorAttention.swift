@@ -17,16 +17,16 @@ extension Attention {
             let head = task / blocks  // = b·heads + h: heads are consecutive channel slabs
             let q0 = (task % blocks) * queryBlock
             let rows = min(queryBlock, l - q0)
-            let scores = UnsafeMutablePointer<Float>.allocate(capacity: rows * l)
-            defer { scores.deallocate() }
-            let offset = head * d * l
-            // scores[rows, l] = scale · Q[:, q0..]ᵀ · K, with Q and K stored (d, l).
-            BLAS.sgemm(transA: true, m: rows, n: l, k: d, alpha: scale, a: qp + offset + q0, lda: l,
-                       b: kp + offset, ldb: l, c: scores, ldc: l)
-            for r in 0..<rows { softmaxInPlace(scores + r * l, count: l) }
-            // out[:, q0..] (d, rows) = V (d, l) · scoresᵀ.
-            BLAS.sgemm(transB: true, m: d, n: rows, k: l, a: vp + offset, lda: l, b: scores, ldb: l,
-                       c: op + offset + q0, ldc: l)
+            ScratchPool.shared.withFloats(rows * l) { scores in
+                let offset = head * d * l
+                // scores[rows, l] = scale · Q[:, q0..]ᵀ · K, with Q and K stored (d, l).
+                BLAS.sgemm(transA: true, m: rows, n: l, k: d, alpha: scale, a: qp + offset + q0, lda: l,
+                           b: kp + offset, ldb: l, c: scores, ldc: l)
+                for r in 0..<rows { softmaxInPlace(scores + r * l, count: l) }
+                // out[:, q0..] (d, rows) = V (d, l) · scoresᵀ.
+                BLAS.sgemm(transB: true, m: d, n: rows, k: l, a: vp + offset, lda: l, b: scores, ldb: l,
+                           c: op + offset + q0, ldc: l)
+            }
         }
         return out
     }

@@ -111,9 +111,7 @@ public enum Convolution {
         let total = images * positions
         let panels = panelCount(total, maxPerPanel: min(maxPanelColumns, max(64, panelFloats / k / 16 * 16)))
         let panelColumns = (total + panels - 1) / panels
-        // Output-channel blocks (multiples of 16 rows) only when there are too few panels to share out.
-        let splits = panels >= targetTasks ? 1 : min((targetTasks + panels - 1) / panels, max(o / 64, 1))
-        let block = ((o + splits - 1) / splits + 15) / 16 * 16
+        let block = channelBlock(outChannels: o, panels: panels)
         let blocks = (o + block - 1) / block
         let wp = weight.data, bp = bias?.data, op = out.data
         Parallel.forEach(panels * blocks) { task in
@@ -154,6 +152,12 @@ public enum Convolution {
             }
         }
         withExtendedLifetime((weight, bias, out)) {}
+    }
+
+    /// Output channels per task: all of them, or blocks (multiples of 16) when too few panels to share out.
+    static func channelBlock(outChannels o: Int, panels: Int) -> Int {
+        let splits = panels >= targetTasks ? 1 : min((targetTasks + panels - 1) / panels, max(o / 64, 1))
+        return ((o + splits - 1) / splits + 15) / 16 * 16
     }
 
     /// Panels of equal width (no thin remainder panel), so every product stays wide.

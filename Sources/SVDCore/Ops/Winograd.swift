@@ -14,97 +14,119 @@ enum Winograd {
     static func conv3x3(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
         let n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
         let o = weight.shape[0]
-        let tilesHigh = (h + 1) / 2, tilesWide = (w + 1) / 2
-        let perImage = tilesHigh * tilesWide
-        let total = n * perImage
+        let total = n * TileGrid(height: h, width: w).perImage
         let out = Tensor(uninitialized: [n, o, h, w])
         // U[ξ][o][c] = (G g Gᵀ)[ξ] = Σ_k (G ⊗ G)[ξ][k] · g[o][c][k]: one product per call (U is 16/9 of the
         // weight, too big to keep for every layer), split into fixed column chunks.
         let pairs = o * c
         ScratchPool.shared.withFloats(16 * pairs) { u in
-        let wp = weight.data
-        kernelTransform.withUnsafeBufferPointer { gg in
-            Parallel.forChunks(pairs, chunk: 1 << 16) { r in
-                BLAS.sgemm(transB: true, m: 16, n: r.count, k: 9, a: gg.baseAddress!, lda: 9, b: wp + r.lowerBound * 9,
-                           ldb: 9, c: u + r.lowerBound, ldc: pairs)
-            }
-        }
-        let panels = Convolution.panelCount(total, maxPerPanel: max(16, panelFloats / (16 * c)))
-        let panelTiles = (total + panels - 1) / panels
-        let splits = panels >= Convolution.targetTasks ? 1
-            : min((Convolution.targetTasks + panels - 1) / panels, max(o / 64, 1))
-        let block = ((o + splits - 1) / splits + 15) / 16 * 16
-        let blocks = (o + block - 1) / block
-        let xp = x.data, op = out.data, bp = bias?.data
-        Parallel.forEach(panels * blocks) { task in
-            let first = (task / blocks) * panelTiles
-            let tiles = min(panelTiles, total - first)
-            let o0 = (task % blocks) * block, rows = min(block, o - o0)
-            ScratchPool.shared.withFloats(16 * (c + rows) * tiles) { v in
-                let m = v + 16 * c * tiles
-                // Channel by channel, so each of the 16 transformed planes is written sequentially. Each tile row
-                // segment is first copied into 4 zero-padded rows, so every run of 8 tiles takes the vector path
-                // (same operations as the scalar path, which does the remainder).
-                let rowStride = 2 * tilesWide + 2 + 16
-                withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * rowStride) { buffer in
-                    let rows4 = buffer.baseAddress!
-                    for ch in 0..<c {
-                        var t = 0
-                        while t < tiles {
-                            let tile = first + t, image = tile / perImage
-                            let ty = (tile % perImage) / tilesWide, tx = tile % tilesWide
-                            let run = min(tilesWide - tx, tiles - t)
-                            let plane = xp + (image * c + ch) * h * w
-                            let x0 = 2 * tx - 1, span = 2 * run + 2
-                            for i in 0..<4 {
-                                let dst = rows4 + i * rowStride, y = 2 * ty - 1 + i
-                                dst.update(repeating: 0, count: rowStride)
-                                guard y >= 0 && y < h else { continue }
-                                let lo = max(x0, 0), hi = min(x0 + span, w)
-                                if hi > lo { (dst + (lo - x0)).update(from: plane + y * w + lo, count: hi - lo) }
-                            }
-                            var k = 0
-                            while k + 8 <= run {
-                                transformInput8(rows4, width: rowStride, y0: 0, x0: 2 * k, into: v + ch * tiles + t + k,
-                                                stride: c * tiles)
-                                k += 8
-                            }
-                            while k < run {
-                                transformInput(rows4, height: 4, width: rowStride, y0: 0, x0: 2 * k,
-                                               into: v + ch * tiles + t + k, stride: c * tiles)
-                                k += 1
-                            }
-                            t += run
-                        }
-                    }
-                }
-                for xi in 0..<16 {
-                    BLAS.sgemm(m: rows, n: tiles, k: c, a: u + (xi * o + o0) * c, lda: c, b: v + xi * c * tiles,
-                               ldb: tiles, c: m + xi * rows * tiles, ldc: tiles)
-                }
-                for r in 0..<rows {
-                    let shift = bp?[o0 + r] ?? 0
-                    var t = 0
-                    while t < tiles {
-                        let tile = first + t, image = tile / perImage
-                        let ty = (tile % perImage) / tilesWide, tx = tile % tilesWide
-                        let plane = op + (image * o + o0 + r) * h * w
-                        if t + 8 <= tiles && 2 * tx + 15 < w && 2 * ty + 1 < h {
-                            transformOutput8(m + r * tiles + t, stride: rows * tiles, bias: shift, into: plane, width: w,
-                                             y: 2 * ty, x: 2 * tx)
-                            t += 8
-                        } else {
-                            transformOutput(m + r * tiles + t, stride: rows * tiles, bias: shift, into: plane,
-                                            height: h, width: w, y: 2 * ty, x: 2 * tx)
-                            t += 1
-                        }
-                    }
+            let wp = weight.data
+            kernelTransform.withUnsafeBufferPointer { gg in
+                Parallel.forChunks(pairs, chunk: 1 << 16) { r in
+                    BLAS.sgemm(transB: true, m: 16, n: r.count, k: 9, a: gg.baseAddress!, lda: 9, b: wp + r.lowerBound * 9,
+                               ldb: 9, c: u + r.lowerBound, ldc: pairs)
                 }
             }
-        }
+            let panels = Convolution.panelCount(total, maxPerPanel: max(16, panelFloats / (16 * c)))
+            let panelTiles = (total + panels - 1) / panels
+            let block = Convolution.channelBlock(outChannels: o, panels: panels)
+            let blocks = (o + block - 1) / block
+            let grid = TileGrid(height: h, width: w)
+            Parallel.forEach(panels * blocks) { task in
+                let first = (task / blocks) * panelTiles
+                let tiles = min(panelTiles, total - first)
+                let o0 = (task % blocks) * block, rows = min(block, o - o0)
+                ScratchPool.shared.withFloats(16 * (c + rows) * tiles) { v in
+                    let m = v + 16 * c * tiles
+                    transformInputs(x.data, channels: c, grid: grid, tiles: first..<(first + tiles), into: v)
+                    for xi in 0..<16 {
+                        BLAS.sgemm(m: rows, n: tiles, k: c, a: u + (xi * o + o0) * c, lda: c, b: v + xi * c * tiles,
+                                   ldb: tiles, c: m + xi * rows * tiles, ldc: tiles)
+                    }
+                    transformOutputs(m, outChannels: o, rows: o0..<(o0 + rows), bias: bias?.data, grid: grid,
+                                     tiles: first..<(first + tiles), into: out.data)
+                }
+            }
         }
         withExtendedLifetime((x, weight, bias)) {}
         return out
+    }
+
+    /// The 2×2 output tiles of one image plane, numbered row by row and image after image.
+    struct TileGrid {
+        let height, width, tilesWide, perImage: Int
+        init(height: Int, width: Int) {
+            self.height = height
+            self.width = width
+            tilesWide = (width + 1) / 2
+            perImage = (height + 1) / 2 * tilesWide
+        }
+        func locate(_ tile: Int) -> (image: Int, ty: Int, tx: Int) {
+            (tile / perImage, (tile % perImage) / tilesWide, tile % tilesWide)
+        }
+    }
+
+    /// V[ξ][ch][t] for the panel's tiles, channel by channel so each of the 16 planes is written sequentially.
+    /// Each tile-row segment is first copied into 4 zero-padded rows, so every run of 8 tiles takes the vector
+    /// path (the same operations as the scalar path, which does the remainder).
+    static func transformInputs(_ x: UnsafePointer<Float>, channels c: Int, grid g: TileGrid, tiles: Range<Int>,
+                                into v: UnsafeMutablePointer<Float>) {
+        let count = tiles.count, h = g.height, w = g.width
+        let rowStride = 2 * g.tilesWide + 2 + 16
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * rowStride) { buffer in
+            let rows4 = buffer.baseAddress!
+            for ch in 0..<c {
+                var t = 0
+                while t < count {
+                    let (image, ty, tx) = g.locate(tiles.lowerBound + t)
+                    let run = min(g.tilesWide - tx, count - t)
+                    let plane = x + (image * c + ch) * h * w
+                    let x0 = 2 * tx - 1, span = 2 * run + 2
+                    for i in 0..<4 {
+                        let dst = rows4 + i * rowStride, y = 2 * ty - 1 + i
+                        dst.update(repeating: 0, count: rowStride)
+                        guard y >= 0 && y < h else { continue }
+                        let lo = max(x0, 0), hi = min(x0 + span, w)
+                        if hi > lo { (dst + (lo - x0)).update(from: plane + y * w + lo, count: hi - lo) }
+                    }
+                    var k = 0
+                    while k + 8 <= run {
+                        transformInput8(rows4, width: rowStride, y0: 0, x0: 2 * k, into: v + ch * count + t + k,
+                                        stride: c * count)
+                        k += 8
+                    }
+                    while k < run {
+                        transformInput(rows4, height: 4, width: rowStride, y0: 0, x0: 2 * k, into: v + ch * count + t + k,
+                                       stride: c * count)
+                        k += 1
+                    }
+                    t += run
+                }
+            }
+        }
+    }
+
+    /// Output rows `rows` (channels) of the panel's tiles from M[ξ][row][t], plus bias, into out [N, O, H, W].
+    static func transformOutputs(_ m: UnsafePointer<Float>, outChannels o: Int, rows: Range<Int>, bias: UnsafePointer<Float>?,
+                                 grid g: TileGrid, tiles: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+        let count = tiles.count, h = g.height, w = g.width
+        for (r, oc) in rows.enumerated() {
+            let shift = bias?[oc] ?? 0
+            var t = 0
+            while t < count {
+                let (image, ty, tx) = g.locate(tiles.lowerBound + t)
+                let plane = out + (image * o + oc) * h * w
+                if t + 8 <= count && 2 * tx + 15 < w && 2 * ty + 1 < h {
+                    transformOutput8(m + r * count + t, stride: rows.count * count, bias: shift, into: plane, width: w,
+                                     y: 2 * ty, x: 2 * tx)
+                    t += 8
+                } else {
+                    transformOutput(m + r * count + t, stride: rows.count * count, bias: shift, into: plane,
+                                    height: h, width: w, y: 2 * ty, x: 2 * tx)
+                    t += 1
+                }
+            }
+        }
     }
 
     /// G ⊗ G (16 × 9), G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]: row ξ = 4i + j maps g (row-major 3×3) to U[i][j].
