@@ -117,17 +117,20 @@ void svm_affine(const float *x, float *y, size_t n, float scale, float shift) {
     for (size_t i = 0; i < n; i++) y[i] = x[i] * scale + shift;
 }
 
-__attribute__((target("avx2,fma")))
-static void silu_avx2(const float *x, float *y, size_t n) {
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, v_silu(_mm256_loadu_ps(x + i)));
-    for (; i < n; i++) y[i] = s_silu(x[i]);
-}
+// y[i] = f(x[i]) over an array: 8 lanes at a time on AVX2, the scalar definition for the tail and elsewhere.
+#define UNARY_KERNEL(name, vector_f, scalar_f)                                           \
+    __attribute__((target("avx2,fma")))                                                  \
+    static void name##_avx2(const float *x, float *y, size_t n) {                        \
+        size_t i = 0;                                                                    \
+        for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, vector_f(_mm256_loadu_ps(x + i))); \
+        for (; i < n; i++) y[i] = scalar_f(x[i]);                                        \
+    }                                                                                    \
+    void svm_##name(const float *x, float *y, size_t n) {                                \
+        if (svm_uses_avx2()) { name##_avx2(x, y, n); return; }                           \
+        for (size_t i = 0; i < n; i++) y[i] = scalar_f(x[i]);                            \
+    }
 
-void svm_silu(const float *x, float *y, size_t n) {
-    if (svm_uses_avx2()) { silu_avx2(x, y, n); return; }
-    for (size_t i = 0; i < n; i++) y[i] = s_silu(x[i]);
-}
+UNARY_KERNEL(silu, v_silu, s_silu)
 
 __attribute__((target("avx2,fma")))
 static void gelu_gate_avx2(const float *v, const float *g, float *y, size_t n) {
@@ -142,29 +145,9 @@ void svm_gelu_gate(const float *value, const float *gate, float *y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = value[i] * s_gelu(gate[i]);
 }
 
-__attribute__((target("avx2,fma")))
-static void gelu_avx2(const float *x, float *y, size_t n) {
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, v_gelu(_mm256_loadu_ps(x + i)));
-    for (; i < n; i++) y[i] = s_gelu(x[i]);
-}
+UNARY_KERNEL(gelu, v_gelu, s_gelu)
 
-void svm_gelu(const float *x, float *y, size_t n) {
-    if (svm_uses_avx2()) { gelu_avx2(x, y, n); return; }
-    for (size_t i = 0; i < n; i++) y[i] = s_gelu(x[i]);
-}
-
-__attribute__((target("avx2,fma")))
-static void exp_avx2(const float *x, float *y, size_t n) {
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, v_exp(_mm256_loadu_ps(x + i)));
-    for (; i < n; i++) y[i] = s_exp(x[i]);
-}
-
-void svm_exp(const float *x, float *y, size_t n) {
-    if (svm_uses_avx2()) { exp_avx2(x, y, n); return; }
-    for (size_t i = 0; i < n; i++) y[i] = s_exp(x[i]);
-}
+UNARY_KERNEL(exp, v_exp, s_exp)
 
 void svm_portable_exp(const float *x, float *y, size_t n) { for (size_t i = 0; i < n; i++) y[i] = s_exp(x[i]); }
 void svm_portable_gelu(const float *x, float *y, size_t n) { for (size_t i = 0; i < n; i++) y[i] = s_gelu(x[i]); }
