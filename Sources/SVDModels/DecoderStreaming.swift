@@ -1,11 +1,12 @@
 import SVDCore
 
-/// How many frames the streamed decoder works on at once. Per-image layers and temporal convolutions give the
-/// same bits for any grouping, so groups only trade memory for parallelism: a group is the fewest frames whose
-/// convolutions still give every worker a few column chunks (one frame at high resolution, more at low).
+/// How many frames the streamed decoder works on at once: the fewest frames whose convolutions still make a
+/// few dozen column chunks (one frame at high resolution, more at low), trading memory for parallelism. The
+/// grouping is a function of the shapes only, never of the worker count, because convolutions multiply panels
+/// across the frames of a group and so their bits depend on it.
 public enum DecoderStreaming {
-    /// Parallel tasks per worker a group aims at, to balance the load.
-    public static let tasksPerWorker = 4
+    /// Parallel tasks a group aims at: enough to share out among a few dozen workers.
+    public static let groupTasks = 32
     /// Output positions per convolution task (the engine's column chunk).
     static let columnChunk = 2048
     /// Live per-frame tensors of a per-image stage, in units of its widest per-frame tensor: the group's input
@@ -17,9 +18,6 @@ public enum DecoderStreaming {
         let chunksPerFrame = (pixels + columnChunk - 1) / columnChunk
         return min(max(frames, 1), max(1, (tasks + chunksPerFrame - 1) / max(chunksPerFrame, 1)))
     }
-
-    /// The default task target for `workers` workers.
-    public static func targetTasks(workers: Int) -> Int { tasksPerWorker * max(workers, 1) }
 }
 
 /// A decoder layer that never mixes frames, so it can run on any subset of them.

@@ -59,7 +59,7 @@ public struct TemporalDecoder {
         var h = z  // the one whole-chunk activation between stages; reassigning it frees the previous one
         var pending: [FrameLayer] = []
         let tracing = ActivationTrace.sink != nil
-        let tasks = groupTargetTasks ?? DecoderStreaming.targetTasks(workers: Parallel.workerCount)
+        let tasks = groupTargetTasks ?? DecoderStreaming.groupTasks
         func runPending() {
             guard !pending.isEmpty else { return }
             h = FrameStage(layers: pending, targetTasks: tasks)(h)

@@ -6,7 +6,6 @@ import SVDModels
 /// frames and one group of the second conv's output. Only the whole-chunk terms grow with the frames.
 struct DecoderMemory {
     let frames: Int
-    let workers: Int
 
     /// Peak bytes, with `vaeChannels` the VAE's block widths (encoder order) and `latentPixels` = h·w.
     func peakBytes(vaeChannels: [Int], latentPixels: Int, outChannels: Int = 3) -> Int {
@@ -27,16 +26,14 @@ struct DecoderMemory {
                    2 * frames * outChannels * pixels * 4)
     }
 
-    var targetTasks: Int { DecoderStreaming.targetTasks(workers: workers) }
-
     func frameStage(input: Int, inPixels: Int, output: Int, outPixels: Int) -> Int {
         let widest = max(input, output) * outPixels
-        let group = DecoderStreaming.framesPerGroup(pixels: inPixels, frames: max(frames - 1, 1), tasks: targetTasks)
+        let group = DecoderStreaming.framesPerGroup(pixels: inPixels, frames: max(frames - 1, 1), tasks: DecoderStreaming.groupTasks)
         return (frames * (input * inPixels + output * outPixels) + group * DecoderStreaming.frameStageLiveTensors * widest) * 4
     }
 
     func temporalResnet(channels: Int, pixels: Int) -> Int {
-        let group = DecoderStreaming.framesPerGroup(pixels: pixels, frames: frames, tasks: targetTasks)
+        let group = DecoderStreaming.framesPerGroup(pixels: pixels, frames: frames, tasks: DecoderStreaming.groupTasks)
         return (2 * frames + min(group + 2, frames) + group) * channels * pixels * 4
     }
 }

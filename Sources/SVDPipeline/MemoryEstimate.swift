@@ -46,7 +46,7 @@ public struct MemoryEstimate: Sendable, Equatable {
         unetBytes = rows * (skips + unetPeak) * f + rows * 8 * levels[0].pixels * f
         // VAE decoder, one chunk, streamed: see `DecoderMemory`.
         let chunk = min(p.decodeChunkSize, p.numFrames)
-        let decodePeak = DecoderMemory(frames: chunk, workers: workers)
+        let decodePeak = DecoderMemory(frames: chunk)
             .peakBytes(vaeChannels: vaeChannels, latentPixels: (p.height / 8) * (p.width / 8))
         // The decoder output of every frame is kept, plus the uint8 frames.
         decodeBytes = decodePeak + p.numFrames * 3 * p.height * p.width * (f + 1)

@@ -52,6 +52,18 @@ final class RerenderTests: XCTestCase {
         XCTAssertEqual(forced.status, 2, forced.log)
     }
 
+    /// A 128×128 clip of 14 frames (the sample job that once differed between --threads 1 and 2, when the
+    /// streamed decoder grouped frames by worker count) is the same with 1 and with 3 threads.
+    func testFramesAreIdenticalForOneAndThreeThreadsAtSampleSize() throws {
+        let ws = try Workspace()
+        try ws.csv("image,seed,width,height,num_frames,num_inference_steps,format\ncat.png,-3,128,128,14,1,mkv\n")
+        for threads in ["1", "3"] {
+            let run = try svdbatch(ws, ["jobs.csv", "--out", "t\(threads)", "--threads", threads])
+            XCTAssertEqual(run.status, 0, run.log)
+        }
+        XCTAssertEqual(try ws.framesSHA("t1/cat-s-3.mkv"), try ws.framesSHA("t3/cat-s-3.mkv"))
+    }
+
     func testTamperedRecipesFailVerifyWithPerFrameFigures() throws {
         let ws = try Workspace()
         for format in [ClipFormat.mkv, .mp4] {
