@@ -49,13 +49,4 @@ public final class ScratchPool: @unchecked Sendable {
         lock.unlock()
         evicted.forEach { $0.deallocate() }
     }
-
-    /// Frees every idle buffer (between renders, so an idle process does not hold scratch).
-    public func drain() {
-        lock.lock()
-        let all = idle
-        idle.removeAll()
-        lock.unlock()
-        all.forEach { $0.pointer.deallocate() }
-    }
 }
