@@ -17,8 +17,9 @@ public struct TemporalDecoder {
     let convOut: Conv2dLayer
     let timeConvOut: TemporalConvLayer
     let path: String  // module path, to name traced activations as diffusers does
-    /// Parallel tasks each streamed group of frames aims at (see `DecoderStreaming`); nil: a few per worker.
-    /// Any value gives the same bits.
+    /// Parallel tasks each streamed group of frames aims at; nil: `DecoderStreaming.groupTasks`. Convolutions
+    /// multiply panels across a group's frames, so a different value may change result bits with some BLAS
+    /// kernels: renders keep the default, tests set it to exercise small groups.
     public var groupTargetTasks: Int?
 
     public init(_ w: Weights, blockOutChannels: [Int], layersPerBlock: Int, latentChannels: Int,
@@ -53,7 +54,8 @@ public struct TemporalDecoder {
     /// z [b·F, latent, h, w] → frames [b·F, out, h·upscale, w·upscale], the raw decoder output.
     /// Streamed so memory does not grow with the frames beyond what the temporal layers need: the per-image
     /// layers between two temporal layers run as one `FrameStage` (a group of frames at a time), and each
-    /// temporal resnet mixes in place (`mixTemporally`). Bit-identical to running each layer on the whole chunk.
+    /// temporal resnet mixes in place (`mixTemporally`). The same arithmetic per layer as running each layer on
+    /// the whole chunk, with convolution panels following the groups (fixed by the shapes).
     public func callAsFunction(_ z: Tensor, frames: Int) -> Tensor {
         precondition(frames >= 1 && z.shape[0] % frames == 0, "decoder: \(z.shape[0]) rows in videos of \(frames) frames")
         var h = z  // the one whole-chunk activation between stages; reassigning it frees the previous one
