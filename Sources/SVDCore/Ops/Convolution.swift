@@ -82,18 +82,14 @@ public enum Convolution {
     static func temporalConv3Direct(_ xp: UnsafePointer<Float>, rows: Int, channels c: Int, spatial: Int, weight: Tensor,
                                     bias: Tensor?, frames: Int, out: Tensor) {
         let o = weight.shape[0]
-        // One contiguous (O, C) matrix per tap.
-        var taps = [Float](repeating: 0, count: 3 * o * c)
-        for t in 0..<3 { for i in 0..<(o * c) { taps[t * o * c + i] = weight.data[i * 3 + t] } }
         let chunks = (spatial + maxPanelColumns - 1) / maxPanelColumns
         let op = out.data
-        taps.withUnsafeBufferPointer { taps in
-            let tapPointers = (0..<3).map { UnsafePointer(taps.baseAddress! + $0 * o * c) }
+        temporalTaps(weight).withUnsafeBufferPointer { taps in
             Parallel.forEach(rows * chunks) { task in
                 let row = task / chunks, f = row % frames
                 let start = (task % chunks) * maxPanelColumns
                 let cols = min(maxPanelColumns, spatial - start)
-                temporalColumns(taps: tapPointers, bias: bias, outChannels: o, inChannels: c, spatial: spatial,
+                temporalColumns(taps: taps.baseAddress!, bias: bias, outChannels: o, inChannels: c, spatial: spatial,
                                 start: start, cols: cols, into: op + row * o * spatial + start) { t in
                     f + t - 1 >= 0 && f + t - 1 < frames ? xp + (row + t - 1) * c * spatial : nil
                 }

@@ -57,7 +57,7 @@ public struct VideoGroupNorm {
 /// Each (frame, column chunk) task does exactly what `Convolution.temporalConv3` does for it (bias fill,
 /// then one product per tap in tap order, same matrix sizes), so the results are bit-identical.
 public struct StreamedTemporalConv {
-    let taps: [[Float]]  // one contiguous (O, C) matrix per tap
+    let taps: [Float]  // `Convolution.temporalTaps`
     let bias: Tensor?
     public let outChannels: Int, inChannels: Int
 
@@ -65,7 +65,7 @@ public struct StreamedTemporalConv {
     public init(weight: Tensor, bias: Tensor?) {
         let o = weight.shape[0], c = weight.shape[1]
         precondition(weight.shape[2] == 3, "StreamedTemporalConv: weight \(weight.shape)")
-        taps = (0..<3).map { t in (0..<(o * c)).map { weight.data[$0 * 3 + t] } }
+        taps = Convolution.temporalTaps(weight)
         self.bias = bias
         outChannels = o
         inChannels = c
@@ -97,31 +97,39 @@ public struct StreamedTemporalConv {
                 normalized += 1
             }
             let out = destination(g0)
-            taps[0].withUnsafeBufferPointer { t0 in taps[1].withUnsafeBufferPointer { t1 in taps[2].withUnsafeBufferPointer { t2 in
-                let tapPointers = [t0.baseAddress!, t1.baseAddress!, t2.baseAddress!]
+            taps.withUnsafeBufferPointer { taps in
                 Parallel.forEach((g1 - g0) * chunks) { task in
                     let f = g0 + task / chunks
                     let start = (task % chunks) * chunkSize
                     let cols = min(chunkSize, spatial - start)
                     let frameOut = out + (f - g0) * o * spatial
-                    Convolution.temporalColumns(taps: tapPointers, bias: bias, outChannels: o, inChannels: c,
+                    Convolution.temporalColumns(taps: taps.baseAddress!, bias: bias, outChannels: o, inChannels: c,
                                                 spatial: spatial, start: start, cols: cols, into: frameOut + start) { t in
                         let sf = f + t - 1
                         return sf >= 0 && sf < frames ? UnsafePointer(slot(sf)) : nil
                     }
                     finish?(f, start, cols, frameOut)
                 }
-            } } }
+            }
             g0 = g1
         }
     }
 }
 
 extension Convolution {
+    /// The weight [O, C, 3, 1, 1] as three contiguous (O, C) matrices, one per temporal tap.
+    static func temporalTaps(_ weight: Tensor) -> [Float] {
+        let n = weight.shape[0] * weight.shape[1]
+        var taps = [Float](repeating: 0, count: 3 * n)
+        for t in 0..<3 { for i in 0..<n { taps[t * n + i] = weight.data[i * 3 + t] } }
+        withExtendedLifetime(weight) {}
+        return taps
+    }
+
     /// One (output frame, column chunk) task of the (3,1,1) temporal convolution: the bias, then one product
-    /// per tap in tap order, `source(t)` being input frame f+t−1 (nil past the video's ends, zero padding).
+    /// per tap in tap order (`taps` from `temporalTaps`), `source(t)` being input frame f+t−1 (nil past the video's ends, zero padding).
     /// The arithmetic of `temporalConv3` on frames of `directTemporalPositions` and more.
-    static func temporalColumns(taps: [UnsafePointer<Float>], bias: Tensor?, outChannels o: Int, inChannels c: Int,
+    static func temporalColumns(taps: UnsafePointer<Float>, bias: Tensor?, outChannels o: Int, inChannels c: Int,
                                 spatial: Int, start: Int, cols: Int, into dst: UnsafeMutablePointer<Float>,
                                 source: (Int) -> UnsafePointer<Float>?) {
         var beta: Float = 0
@@ -131,7 +139,7 @@ extension Convolution {
         }
         for t in 0..<3 {
             guard let src = source(t) else { continue }
-            BLAS.sgemm(m: o, n: cols, k: c, a: taps[t], lda: c, b: src + start, ldb: spatial,
+            BLAS.sgemm(m: o, n: cols, k: c, a: taps + t * o * c, lda: c, b: src + start, ldb: spatial,
                        beta: beta, c: dst, ldc: spatial)
             beta = 1
         }
