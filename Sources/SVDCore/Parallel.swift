@@ -14,6 +14,10 @@ public enum Parallel {
         set { lock.lock(); _workers = max(1, newValue); lock.unlock() }
     }
 
+    /// Tasks a parallel operation splits its work into. Fixed, not the worker count: partitions follow the
+    /// shapes only, so results do not depend on the number of threads.
+    public static let targetTasks = 8
+
     /// Runs `body(i)` for every i in 0..<count, on up to `workerCount` threads.
     public static func forEach(_ count: Int, _ body: (Int) -> Void) {
         BLAS.ensureConfigured()

@@ -106,9 +106,9 @@ public struct TimestepEmbedding {
     public func callAsFunction(_ x: Tensor) -> Tensor { linear2(Elementwise.silu(linear1(x))) }
 }
 
-/// GEGLU feed-forward: value half · GELU(gate half), then the output Linear. Runs fused over blocks of
-/// rows, so the 8·C-wide projection never exists for all tokens at once (it would be the largest tensor of
-/// the UNet at full resolution).
+/// GEGLU feed-forward: value half · GELU(gate half), then the output Linear. With many rows it runs fused over
+/// blocks of rows, so the 8·C-wide projection never exists for all tokens at once (it would be the largest
+/// tensor of the UNet at full resolution); with few rows, as two partitioned products.
 public struct GEGLUFeedForward {
     public let projIn: LinearLayer
     public let projOut: LinearLayer
@@ -117,27 +117,47 @@ public struct GEGLUFeedForward {
         projOut = try LinearLayer(w["net.2"])
     }
 
+    /// Rows per fused block: about 1/8 of the rows (each block packs both weights once), at least 256, and at
+    /// most 64 MiB of scratch per block.
+    static func rowChunk(rows: Int, inner: Int) -> Int {
+        min(max(64, (1 << 24) / (3 * inner)), max(Linear.rowChunk, (rows + 7) / 8))
+    }
+
     public func callAsFunction(_ x: Tensor) -> Tensor {
         let d = projIn.weight.shape[1], inner = projIn.outFeatures / 2, outFeatures = projOut.outFeatures
         let rows = x.count / d
         let out = Tensor(uninitialized: Array(x.shape.dropLast()) + [outFeatures])
         let xp = x.data, op = out.data
+        let chunk = Self.rowChunk(rows: rows, inner: inner)
         projIn.weight.withFloat32 { weightIn in projOut.weight.withFloat32 { weightOut in
-            Parallel.forChunks(rows, chunk: Linear.rowChunk) { r in
-                let n = r.count
-                ScratchPool.shared.withFloats(n * 3 * inner) { p in
-                    let h = p + n * 2 * inner
-                    Linear.rowsProduct(xp + r.lowerBound * d, rows: n, weight: weightIn, bias: projIn.bias, into: p)
-                    for row in 0..<n {
-                        let src = p + row * 2 * inner
-                        Elementwise.geluGate(value: src, gate: src + inner, into: h + row * inner, count: inner)
+            if rows >= Parallel.targetTasks * chunk {
+                Parallel.forChunks(rows, chunk: chunk) { r in
+                    let n = r.count
+                    ScratchPool.shared.withFloats(n * 3 * inner) { p in
+                        let h = p + n * 2 * inner
+                        Linear.rowsProduct(xp + r.lowerBound * d, rows: n, weight: weightIn, bias: projIn.bias, into: p)
+                        gate(p, rows: 0..<n, inner: inner, into: h)
+                        Linear.rowsProduct(h, rows: n, weight: weightOut, bias: projOut.bias,
+                                           into: op + r.lowerBound * outFeatures)
                     }
-                    Linear.rowsProduct(h, rows: n, weight: weightOut, bias: projOut.bias,
-                                       into: op + r.lowerBound * outFeatures)
+                }
+            } else {
+                ScratchPool.shared.withFloats(rows * 3 * inner) { p in
+                    let h = p + rows * 2 * inner
+                    Linear.product(xp, rows: rows, weight: weightIn, bias: projIn.bias, into: p)
+                    Parallel.forChunks(rows, chunk: 64) { r in gate(p, rows: r, inner: inner, into: h) }
+                    Linear.product(h, rows: rows, weight: weightOut, bias: projOut.bias, into: op)
                 }
             }
         } }
         return out
+    }
+
+    private func gate(_ p: UnsafeMutablePointer<Float>, rows: Range<Int>, inner: Int, into h: UnsafeMutablePointer<Float>) {
+        for row in rows {
+            let src = p + row * 2 * inner
+            Elementwise.geluGate(value: src, gate: src + inner, into: h + row * inner, count: inner)
+        }
     }
 }
 

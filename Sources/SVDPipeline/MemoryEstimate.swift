@@ -52,12 +52,14 @@ public struct MemoryEstimate: Sendable, Equatable {
         decodeBytes = decodePeak + p.numFrames * 3 * p.height * p.width * (f + 1)
         // Scratch: per worker a convolution panel with its product (or Winograd's transformed tiles, at most 3
         // panels' worth) and an attention score block / feed-forward row block; per call the Winograd kernel
-        // transform (16 × O × C) of the widest 3×3 layer; two blocks into which compact (16-bit) weights are
+        // transform (36 × O × C with 4×4 tiles) of the widest 3×3 layer and, for a call of few panels, their
+        // transformed tiles shared by the workers (at most targetTasks panels); two blocks into which compact (16-bit) weights are
         // expanded for the call using them (the largest: an up-block 3×3 conv over the concatenated skip,
         // C × 2C × 9); and what the scratch pool and the tensor storage cache may keep idle.
         let widest = a.blockOutChannels.max() ?? 0
         let perWorker = 3 * Convolution.panelFloats * f + 256 * (levels[0].pixels + 12 * widest) * f
-        let kernelTransform = 16 * widest * max(2 * widest, vaeChannels.max() ?? 0) * f
+        let kernelTransform = 36 * widest * max(2 * widest, vaeChannels.max() ?? 0) * f
+            + Parallel.targetTasks * Convolution.panelFloats * f
         scratchBytes = max(workers, 1) * perWorker + kernelTransform + ScratchPool.shared.idleLimitBytes
             + 2 * 18 * widest * widest * f + StorageCache.limitBytes
     }

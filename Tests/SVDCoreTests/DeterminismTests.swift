@@ -60,7 +60,7 @@ final class DeterminismTests: XCTestCase {
     }
 }
 
-/// The Winograd path must compute the same convolution as the direct (im2col) product.
+/// Both Winograd tilings must compute the same convolution as plain loops, whatever the worker count.
 final class WinogradTests: XCTestCase {
     func testMatchesDirectConvolutionAndIsThreadIndependent() {
         for (n, c, o, h, w) in [(3, 128, 40, 7, 10), (2, 136, 128, 16, 9), (1, 128, 16, 1, 1), (5, 128, 64, 2, 3), (2, 128, 24, 6, 40)] {
@@ -68,9 +68,8 @@ final class WinogradTests: XCTestCase {
             let weight = Tensor(shape: [o, c, 3, 3], values: (0..<(o * c * 9)).map { cos(Float($0) * 0.11) * 0.05 })
             let bias = Tensor(shape: [o], values: (0..<o).map { Float($0) * 0.01 - 0.2 })
             XCTAssertTrue(Winograd.applies(channels: c, kh: 3, kw: 3, stride: 1, padding: .same(1)))
-            let fast = Convolution.conv2d(x, weight: weight, bias: bias, padding: .same(1))
             // Reference: plain loops in Double.
-            var worst = 0.0, scale = 0.0
+            var reference = [Double](repeating: 0, count: n * o * h * w)
             for b in 0..<n { for oc in 0..<o { for y in 0..<h { for xx in 0..<w {
                 var acc = Double(bias.data[oc])
                 for ic in 0..<c { for ky in 0..<3 { for kx in 0..<3 {
@@ -78,18 +77,63 @@ final class WinogradTests: XCTestCase {
                     guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
                     acc += Double(x.data[((b * c + ic) * h + iy) * w + ix]) * Double(weight.data[((oc * c + ic) * 3 + ky) * 3 + kx])
                 } } }
-                worst = max(worst, abs(acc - Double(fast.data[((b * o + oc) * h + y) * w + xx])))
-                scale = max(scale, abs(acc))
+                reference[((b * o + oc) * h + y) * w + xx] = acc
             } } } }
-            XCTAssertLessThan(worst / scale, 2e-6, "shape \((n, c, o, h, w))")
-            let saved = Parallel.workerCount
-            defer { Parallel.workerCount = saved }
-            Parallel.workerCount = 1
-            let single = Convolution.conv2d(x, weight: weight, bias: bias, padding: .same(1))
-            Parallel.workerCount = 7
-            let seven = Convolution.conv2d(x, weight: weight, bias: bias, padding: .same(1))
-            XCTAssertEqual(single.array, fast.array)
-            XCTAssertEqual(seven.array, fast.array)
+            let scale = reference.map(abs).max()!
+            // F(2×2) rounds like the direct product; F(4×4)'s transforms (up to ×8 and 1/24) lose about 3 more bits.
+            let tilings: [(WinogradTiling.Type, Double)] = [(Winograd.F2.self, 2e-6), (Winograd.F4.self, 2e-5)]
+            for (tiling, bound) in tilings {
+                func run(workers: Int) -> Tensor {
+                    let saved = Parallel.workerCount
+                    defer { Parallel.workerCount = saved }
+                    Parallel.workerCount = workers
+                    return Winograd.conv3x3(x, weight: weight, bias: bias, tiling: tiling)
+                }
+                let fast = run(workers: 2)
+                let worst = zip(reference, fast.array).map { abs($0 - Double($1)) }.max()!
+                XCTAssertLessThan(worst / scale, bound, "\(tiling) shape \((n, c, o, h, w))")
+                XCTAssertEqual(run(workers: 1).array, fast.array, "\(tiling)")
+                XCTAssertEqual(run(workers: 7).array, fast.array, "\(tiling)")
+            }
+            let expected: WinogradTiling.Type = Winograd.usesLargeTiles(height: h, width: w) ? Winograd.F4.self : Winograd.F2.self
+            XCTAssertEqual(Convolution.conv2d(x, weight: weight, bias: bias, padding: .same(1)).array,
+                           Winograd.conv3x3(x, weight: weight, bias: bias, tiling: expected).array)
+        }
+    }
+
+    func testLargeTilesWhereTheyNeedFewerProducts() {
+        XCTAssertTrue(Winograd.usesLargeTiles(height: 16, width: 32))   // UNet level 0 at 128×256
+        XCTAssertTrue(Winograd.usesLargeTiles(height: 4, width: 8))
+        XCTAssertTrue(Winograd.usesLargeTiles(height: 9, width: 16))
+        XCTAssertFalse(Winograd.usesLargeTiles(height: 2, width: 4))   // a 4×4 tile would be half padding
+        XCTAssertFalse(Winograd.usesLargeTiles(height: 1, width: 1))
+    }
+}
+
+/// Linear layers split their output by rows or by columns depending on the shape; either way the product must
+/// be right and the same for every worker count.
+final class LinearPartitionTests: XCTestCase {
+    func testRowAndColumnSplitsMatchPlainSums() {
+        XCTAssertEqual(ProductPartition(rows: 14336, columns: 2560).columnBlocks, 1)   // many rows: row blocks
+        XCTAssertEqual(ProductPartition(rows: 224, columns: 10240).rowBlocks, 1)       // few rows: column blocks
+        for (rows, k, o) in [(5, 33, 700), (3000, 17, 40), (224, 64, 1024)] {
+            let x = Tensor(shape: [rows, k], values: (0..<(rows * k)).map { sin(Float($0) * 0.29) })
+            let weight = Tensor(shape: [o, k], values: (0..<(o * k)).map { cos(Float($0) * 0.13) })
+            let bias = Tensor(shape: [o], values: (0..<o).map { Float($0) * 0.001 })
+            func run(workers: Int) -> [Float] {
+                let saved = Parallel.workerCount
+                defer { Parallel.workerCount = saved }
+                Parallel.workerCount = workers
+                return Linear.apply(x, weight: weight, bias: bias).array
+            }
+            let y = run(workers: 2)
+            for r in stride(from: 0, to: rows, by: 7) { for j in stride(from: 0, to: o, by: 5) {
+                var s = Double(bias.data[j])
+                for i in 0..<k { s += Double(x.data[r * k + i]) * Double(weight.data[j * k + i]) }
+                XCTAssertEqual(Double(y[r * o + j]), s, accuracy: 1e-4, "\((rows, k, o)) at \((r, j))")
+            } }
+            XCTAssertEqual(run(workers: 1), y)
+            XCTAssertEqual(run(workers: 7), y)
         }
     }
 }

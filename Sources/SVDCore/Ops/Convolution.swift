@@ -16,8 +16,6 @@ public enum Convolution {
     /// Floats per panel (rows × columns): bounds per-task scratch while keeping products wide.
     public static let panelFloats = 1 << 22
     static let maxPanelColumns = 2048
-    /// Tasks wanted per call; a call with fewer panels also splits its output channels.
-    static let targetTasks = 8
 
     /// Cross-correlation of x [N, C, H, W] with weight [O, C, kh, kw] (PyTorch's Conv2d).
     public static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1,
@@ -152,7 +150,9 @@ public enum Convolution {
 
     /// Output channels per task: all of them, or blocks (multiples of 16) when too few panels to share out.
     static func channelBlock(outChannels o: Int, panels: Int) -> Int {
-        let splits = panels >= targetTasks ? 1 : min((targetTasks + panels - 1) / panels, max(o / 64, 1))
+        // A call with fewer panels than Parallel.targetTasks also splits its output channels.
+        let tasks = Parallel.targetTasks
+        let splits = panels >= tasks ? 1 : min((tasks + panels - 1) / panels, max(o / 64, 1))
         return ((o + splits - 1) / splits + 15) / 16 * 16
     }
 

@@ -1,50 +1,102 @@
-/// 3×3 convolutions (stride 1, padding 1) by Winograd's minimal filtering F(2×2, 3×3): each 2×2 block of
-/// outputs comes from a 4×4 input tile through 16 products instead of 36, so the GEMM work is 2.25× smaller
-/// than im2col's. The transforms use only ±1 and ½, which keeps the rounding error at the level of the direct
-/// product. Tiles are taken across image boundaries in fixed panels, as in `Convolution.panelProduct`, so
-/// results do not depend on the worker count.
-enum Winograd {
-    static let panelFloats = 1 << 22
+import CVectorMath
 
-    /// Used for layers wide enough that 16 products of depth C beat one im2col product of depth 9·C.
+/// 3×3 convolutions (stride 1, padding 1) by Winograd's minimal filtering F(m×m, 3×3): each m×m block of outputs
+/// comes from an (m+2)×(m+2) input tile through (m+2)² products instead of 9m². F(2×2) (16 products for 4
+/// outputs, transforms of ±1 and ½ only) serves small maps; F(4×4) (36 products for 16 outputs: 4× less GEMM
+/// work than im2col, with transforms of small integers and 1/4, 1/6, 1/12, 1/24) serves maps where its tiles
+/// waste little. The choice depends on the map size only. Tiles are taken across image boundaries in fixed
+/// panels, as in `Convolution.panelProduct`, so results do not depend on the worker count.
+enum Winograd {
+    static let panelFloats = Convolution.panelFloats
+
+    /// Used for layers wide enough that the per-point products of depth C beat one im2col product of depth 9·C.
     static func applies(channels: Int, kh: Int, kw: Int, stride: Int, padding: Padding2D) -> Bool {
         kh == 3 && kw == 3 && stride == 1 && padding == .same(1) && channels >= 128
     }
 
+    /// F(4×4) where it needs fewer products than F(2×2), counting the padding of partial tiles.
+    static func usesLargeTiles(height h: Int, width w: Int) -> Bool {
+        36 * ((h + 3) / 4) * ((w + 3) / 4) < 16 * ((h + 1) / 2) * ((w + 1) / 2)
+    }
+
     static func conv3x3(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
+        usesLargeTiles(height: x.shape[2], width: x.shape[3])
+            ? conv3x3(x, weight: weight, bias: bias, tiled: F4.self)
+            : conv3x3(x, weight: weight, bias: bias, tiled: F2.self)
+    }
+
+    /// One tiling chosen at run time (tests compare both).
+    static func conv3x3(_ x: Tensor, weight: Tensor, bias: Tensor?, tiling: WinogradTiling.Type) -> Tensor {
+        tiling.conv(x, weight: weight, bias: bias)
+    }
+
+    static func conv3x3<T: WinogradTiling>(_ x: Tensor, weight: Tensor, bias: Tensor?, tiled: T.Type) -> Tensor {
         let n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
         let o = weight.shape[0]
-        let total = n * TileGrid(height: h, width: w).perImage
+        let points = T.alpha * T.alpha
+        let grid = TileGrid(height: h, width: w, tile: T.m)
+        let total = n * grid.perImage
         let out = Tensor(uninitialized: [n, o, h, w])
-        // U[ξ][o][c] = (G g Gᵀ)[ξ] = Σ_k (G ⊗ G)[ξ][k] · g[o][c][k]: one product per call (U is 16/9 of the
-        // weight, too big to keep for every layer), split into fixed column chunks.
-        let pairs = o * c
-        ScratchPool.shared.withFloats(16 * pairs) { u in
-            let wp = weight.data
-            kernelTransform.withUnsafeBufferPointer { gg in
-                Parallel.forChunks(pairs, chunk: 1 << 16) { r in
-                    BLAS.sgemm(transB: true, m: 16, n: r.count, k: 9, a: gg.baseAddress!, lda: 9, b: wp + r.lowerBound * 9,
-                               ldb: 9, c: u + r.lowerBound, ldc: pairs)
+        let panels = Convolution.panelCount(total, maxPerPanel: max(16, panelFloats / (points * c)))
+        let panelTiles = (total + panels - 1) / panels
+        let block = Convolution.channelBlock(outChannels: o, panels: panels)
+        let blocks = (o + block - 1) / block
+        let wp = weight.data
+        func tiles(ofPanel p: Int) -> Range<Int> { (p * panelTiles)..<min(total, (p + 1) * panelTiles) }
+        /// Products and output transform of one (panel, output block) task, from the panel's V and the block's
+        /// U[ξ][row][c] (row stride c, ξ stride `uStride`).
+        func multiply(_ v: UnsafePointer<Float>, panel p: Int, block b: Int, u: UnsafePointer<Float>, uStride: Int) {
+            let range = tiles(ofPanel: p), count = range.count
+            let o0 = b * block, rows = min(block, o - o0)
+            // 8 floats of slack: the last vector group of a plane may read past its valid tiles.
+            ScratchPool.shared.withFloats(points * rows * count + 8) { m in
+                for xi in 0..<points {
+                    BLAS.sgemm(m: rows, n: count, k: c, a: u + xi * uStride, lda: c, b: v + xi * c * count,
+                               ldb: count, c: m + xi * rows * count, ldc: count)
+                }
+                T.transformOutputs(m, outChannels: o, rows: o0..<(o0 + rows), bias: bias?.data, grid: grid,
+                                   tiles: range, into: out.data)
+            }
+        }
+        if panels == 1 {
+            // One panel split into output blocks: each block transforms its own slice of the kernels, used once.
+            ScratchPool.shared.withFloats(points * c * total) { v in
+                transformInputs(T.self, x.data, channels: c, grid: grid, total: total, panelTiles: total, into: v)
+                Parallel.forEach(blocks) { b in
+                    let o0 = b * block, rows = min(block, o - o0)
+                    ScratchPool.shared.withFloats(points * rows * c) { u in
+                        svm_winograd_kernels(wp + o0 * c * 9, rows * c, 0, rows * c, u, Int32(T.alpha))
+                        multiply(v, panel: 0, block: b, u: u, uStride: rows * c)
+                    }
                 }
             }
-            let panels = Convolution.panelCount(total, maxPerPanel: max(16, panelFloats / (16 * c)))
-            let panelTiles = (total + panels - 1) / panels
-            let block = Convolution.channelBlock(outChannels: o, panels: panels)
-            let blocks = (o + block - 1) / block
-            let grid = TileGrid(height: h, width: w)
-            Parallel.forEach(panels * blocks) { task in
-                let first = (task / blocks) * panelTiles
-                let tiles = min(panelTiles, total - first)
-                let o0 = (task % blocks) * block, rows = min(block, o - o0)
-                ScratchPool.shared.withFloats(16 * (c + rows) * tiles) { v in
-                    let m = v + 16 * c * tiles
-                    transformInputs(x.data, channels: c, grid: grid, tiles: first..<(first + tiles), into: v)
-                    for xi in 0..<16 {
-                        BLAS.sgemm(m: rows, n: tiles, k: c, a: u + (xi * o + o0) * c, lda: c, b: v + xi * c * tiles,
-                                   ldb: tiles, c: m + xi * rows * tiles, ldc: tiles)
+        } else {
+            // U[ξ][o][c] = (G g Gᵀ)[ξ] for all kernels, shared by the panels; transformed on every call (it is
+            // points/9 of the weight in float32, too big to keep for every layer).
+            let pairs = o * c
+            ScratchPool.shared.withFloats(points * pairs) { u in
+                Parallel.forChunks(pairs, chunk: 1 << 15) { r in
+                    svm_winograd_kernels(wp, pairs, r.lowerBound, r.count, u, Int32(T.alpha))
+                }
+                if blocks == 1 {
+                    Parallel.forEach(panels) { p in
+                        ScratchPool.shared.withFloats(points * c * tiles(ofPanel: p).count) { v in
+                            T.transformInputs(x.data, channels: c, range: 0..<c, grid: grid, tiles: tiles(ofPanel: p),
+                                              into: v)
+                            multiply(v, panel: p, block: 0, u: u, uStride: pairs)
+                        }
                     }
-                    transformOutputs(m, outChannels: o, rows: o0..<(o0 + rows), bias: bias?.data, grid: grid,
-                                     tiles: first..<(first + tiles), into: out.data)
+                } else {
+                    // Few panels: each panel's inputs are transformed once, shared by its output blocks.
+                    ScratchPool.shared.withFloats(panels * points * c * panelTiles) { v in
+                        transformInputs(T.self, x.data, channels: c, grid: grid, total: total, panelTiles: panelTiles,
+                                        into: v)
+                        Parallel.forEach(panels * blocks) { task in
+                            let p = task / blocks, o0 = (task % blocks) * block
+                            multiply(v + p * points * c * panelTiles, panel: p, block: task % blocks, u: u + o0 * c,
+                                     uStride: pairs)
+                        }
+                    }
                 }
             }
         }
@@ -52,193 +104,386 @@ enum Winograd {
         return out
     }
 
-    /// The 2×2 output tiles of one image plane, numbered row by row and image after image.
-    struct TileGrid {
-        let height, width, tilesWide, perImage: Int
-        init(height: Int, width: Int) {
-            self.height = height
-            self.width = width
-            tilesWide = (width + 1) / 2
-            perImage = (height + 1) / 2 * tilesWide
-        }
-        func locate(_ tile: Int) -> (image: Int, ty: Int, tx: Int) {
-            (tile / perImage, (tile % perImage) / tilesWide, tile % tilesWide)
+    /// V of the panels of `panelTiles` tiles covering 0..<total (each points × C × panelTiles floats apart), in
+    /// parallel over fixed channel ranges.
+    static func transformInputs<T: WinogradTiling>(_: T.Type, _ x: UnsafePointer<Float>, channels c: Int, grid: TileGrid,
+                                                  total: Int, panelTiles: Int, into v: UnsafeMutablePointer<Float>) {
+        let panels = (total + panelTiles - 1) / panelTiles
+        let chunk = (c + Parallel.targetTasks - 1) / Parallel.targetTasks
+        let chunks = (c + chunk - 1) / chunk
+        Parallel.forEach(panels * chunks) { task in
+            let p = task / chunks, first = (task % chunks) * chunk
+            T.transformInputs(x, channels: c, range: first..<min(c, first + chunk), grid: grid,
+                              tiles: (p * panelTiles)..<min(total, (p + 1) * panelTiles),
+                              into: v + p * T.alpha * T.alpha * c * panelTiles)
         }
     }
 
-    /// V[ξ][ch][t] for the panel's tiles, channel by channel so each of the 16 planes is written sequentially.
-    /// Each tile-row segment is first copied into 4 zero-padded rows, so every run of 8 tiles takes the vector
-    /// path (the same operations as the scalar path, which does the remainder).
-    static func transformInputs(_ x: UnsafePointer<Float>, channels c: Int, grid g: TileGrid, tiles: Range<Int>,
-                                into v: UnsafeMutablePointer<Float>) {
-        let count = tiles.count, h = g.height, w = g.width
-        let rowStride = 2 * g.tilesWide + 2 + 16
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * rowStride) { buffer in
-            let rows4 = buffer.baseAddress!
-            for ch in 0..<c {
+    /// The m×m output tiles of one image plane, numbered row by row and image after image.
+    struct TileGrid {
+        let height, width, tile, tilesWide, perImage: Int
+        init(height: Int, width: Int, tile: Int) {
+            self.height = height
+            self.width = width
+            self.tile = tile
+            tilesWide = (width + tile - 1) / tile
+            perImage = (height + tile - 1) / tile * tilesWide
+        }
+        func locate(_ t: Int) -> (image: Int, ty: Int, tx: Int) {
+            (t / perImage, (t % perImage) / tilesWide, t % tilesWide)
+        }
+    }
+}
+
+/// One Winograd tile size: its three transforms.
+protocol WinogradTiling {
+    /// Output tile side m; input tiles are alpha = m + 2 wide.
+    static var m: Int { get }
+    static var alpha: Int { get }
+    /// V[ξ][ch][t] for the panel's tiles and the channels `range` of the input's `channels`.
+    static func transformInputs(_ x: UnsafePointer<Float>, channels: Int, range: Range<Int>, grid: Winograd.TileGrid,
+                                tiles: Range<Int>, into v: UnsafeMutablePointer<Float>)
+    /// Output rows `rows` (channels) of the panel's tiles from M[ξ][row][t], plus bias, into out [N, O, H, W].
+    static func transformOutputs(_ m: UnsafePointer<Float>, outChannels: Int, rows: Range<Int>, bias: UnsafePointer<Float>?,
+                                 grid: Winograd.TileGrid, tiles: Range<Int>, into out: UnsafeMutablePointer<Float>)
+}
+
+extension Winograd {
+    /// F(2×2, 3×3): Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1],
+    /// Aᵀ = [1 1 1 0; 0 1 −1 −1].
+    enum F2: WinogradTiling {
+        static let m = 2, alpha = 4
+
+        /// V[ξ][ch][t] for the panel's tiles, channel by channel so each of the 16 planes is written sequentially.
+        /// Each tile-row segment is first copied into 4 zero-padded rows, so every run of 8 tiles takes the vector
+        /// path (the same operations as the scalar path, which does the remainder).
+        static func transformInputs(_ x: UnsafePointer<Float>, channels c: Int, range: Range<Int>, grid g: TileGrid,
+                                    tiles: Range<Int>, into v: UnsafeMutablePointer<Float>) {
+            let count = tiles.count, h = g.height, w = g.width
+            let rowStride = 2 * g.tilesWide + 2 + 16
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * rowStride) { buffer in
+                let rows4 = buffer.baseAddress!
+                for ch in range {
+                    var t = 0
+                    while t < count {
+                        let (image, ty, tx) = g.locate(tiles.lowerBound + t)
+                        let run = min(g.tilesWide - tx, count - t)
+                        let plane = x + (image * c + ch) * h * w
+                        let x0 = 2 * tx - 1, span = 2 * run + 2
+                        for i in 0..<4 {
+                            let dst = rows4 + i * rowStride, y = 2 * ty - 1 + i
+                            dst.update(repeating: 0, count: rowStride)
+                            guard y >= 0 && y < h else { continue }
+                            let lo = max(x0, 0), hi = min(x0 + span, w)
+                            if hi > lo { (dst + (lo - x0)).update(from: plane + y * w + lo, count: hi - lo) }
+                        }
+                        var k = 0
+                        while k + 8 <= run {
+                            transformInput8(rows4, width: rowStride, y0: 0, x0: 2 * k, into: v + ch * count + t + k,
+                                            stride: c * count)
+                            k += 8
+                        }
+                        while k < run {
+                            transformInput(rows4, height: 4, width: rowStride, y0: 0, x0: 2 * k, into: v + ch * count + t + k,
+                                           stride: c * count)
+                            k += 1
+                        }
+                        t += run
+                    }
+                }
+            }
+        }
+
+        /// Output rows `rows` (channels) of the panel's tiles from M[ξ][row][t], plus bias, into out [N, O, H, W].
+        static func transformOutputs(_ m: UnsafePointer<Float>, outChannels o: Int, rows: Range<Int>, bias: UnsafePointer<Float>?,
+                                     grid g: TileGrid, tiles: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+            let count = tiles.count, h = g.height, w = g.width
+            for (r, oc) in rows.enumerated() {
+                let shift = bias?[oc] ?? 0
                 var t = 0
                 while t < count {
                     let (image, ty, tx) = g.locate(tiles.lowerBound + t)
-                    let run = min(g.tilesWide - tx, count - t)
-                    let plane = x + (image * c + ch) * h * w
-                    let x0 = 2 * tx - 1, span = 2 * run + 2
-                    for i in 0..<4 {
-                        let dst = rows4 + i * rowStride, y = 2 * ty - 1 + i
-                        dst.update(repeating: 0, count: rowStride)
-                        guard y >= 0 && y < h else { continue }
-                        let lo = max(x0, 0), hi = min(x0 + span, w)
-                        if hi > lo { (dst + (lo - x0)).update(from: plane + y * w + lo, count: hi - lo) }
+                    let plane = out + (image * o + oc) * h * w
+                    if t + 8 <= count && 2 * tx + 15 < w && 2 * ty + 1 < h {
+                        transformOutput8(m + r * count + t, stride: rows.count * count, bias: shift, into: plane, width: w,
+                                         y: 2 * ty, x: 2 * tx)
+                        t += 8
+                    } else {
+                        transformOutput(m + r * count + t, stride: rows.count * count, bias: shift, into: plane,
+                                        height: h, width: w, y: 2 * ty, x: 2 * tx)
+                        t += 1
                     }
-                    var k = 0
-                    while k + 8 <= run {
-                        transformInput8(rows4, width: rowStride, y0: 0, x0: 2 * k, into: v + ch * count + t + k,
-                                        stride: c * count)
-                        k += 8
-                    }
-                    while k < run {
-                        transformInput(rows4, height: 4, width: rowStride, y0: 0, x0: 2 * k, into: v + ch * count + t + k,
-                                       stride: c * count)
-                        k += 1
-                    }
-                    t += run
                 }
             }
         }
-    }
 
-    /// Output rows `rows` (channels) of the panel's tiles from M[ξ][row][t], plus bias, into out [N, O, H, W].
-    static func transformOutputs(_ m: UnsafePointer<Float>, outChannels o: Int, rows: Range<Int>, bias: UnsafePointer<Float>?,
-                                 grid g: TileGrid, tiles: Range<Int>, into out: UnsafeMutablePointer<Float>) {
-        let count = tiles.count, h = g.height, w = g.width
-        for (r, oc) in rows.enumerated() {
-            let shift = bias?[oc] ?? 0
-            var t = 0
-            while t < count {
-                let (image, ty, tx) = g.locate(tiles.lowerBound + t)
-                let plane = out + (image * o + oc) * h * w
-                if t + 8 <= count && 2 * tx + 15 < w && 2 * ty + 1 < h {
-                    transformOutput8(m + r * count + t, stride: rows.count * count, bias: shift, into: plane, width: w,
-                                     y: 2 * ty, x: 2 * tx)
-                    t += 8
+        /// V = Bᵀ d B for the 4×4 input tile at (y0, x0) (zero outside the image), with
+        /// Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]; element ξ stored at dst[ξ·stride].
+        @inline(__always)
+        static func transformInput(_ plane: UnsafePointer<Float>, height: Int, width: Int, y0: Int, x0: Int,
+                                   into dst: UnsafeMutablePointer<Float>, stride: Int) {
+            var d = SIMD16<Float>()
+            if y0 >= 0 && y0 + 3 < height && x0 >= 0 && x0 + 3 < width {
+                for i in 0..<4 {
+                    let row = plane + (y0 + i) * width + x0
+                    d[i * 4] = row[0]; d[i * 4 + 1] = row[1]; d[i * 4 + 2] = row[2]; d[i * 4 + 3] = row[3]
+                }
+            } else {
+                for i in 0..<4 where y0 + i >= 0 && y0 + i < height {
+                    let row = plane + (y0 + i) * width
+                    for j in 0..<4 where x0 + j >= 0 && x0 + j < width { d[i * 4 + j] = row[x0 + j] }
+                }
+            }
+            // Rows: Bᵀ d.
+            let r0 = d.lowHalf.lowHalf - d.highHalf.lowHalf
+            let r1 = d.lowHalf.highHalf + d.highHalf.lowHalf
+            let r2 = d.highHalf.lowHalf - d.lowHalf.highHalf
+            let r3 = d.lowHalf.highHalf - d.highHalf.highHalf
+            @inline(__always) func store(_ r: SIMD4<Float>, _ i: Int) {
+                dst[(i * 4) * stride] = r[0] - r[2]
+                dst[(i * 4 + 1) * stride] = r[1] + r[2]
+                dst[(i * 4 + 2) * stride] = r[2] - r[1]
+                dst[(i * 4 + 3) * stride] = r[1] - r[3]
+            }
+            store(r0, 0); store(r1, 1); store(r2, 2); store(r3, 3)
+        }
+
+        /// `transformInput` for 8 consecutive tiles lying inside the plane (x0 ≥ 0, x0 + 17 < width), one lane each.
+        @inline(__always)
+        static func transformInput8(_ plane: UnsafePointer<Float>, width: Int, y0: Int, x0: Int,
+                                    into dst: UnsafeMutablePointer<Float>, stride: Int) {
+            let raw = UnsafeRawPointer(plane)
+            @inline(__always) func row(_ i: Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+                let base = 4 * ((y0 + i) * width + x0)
+                let a = raw.loadUnaligned(fromByteOffset: base, as: SIMD16<Float>.self)
+                let b = raw.loadUnaligned(fromByteOffset: base + 8, as: SIMD16<Float>.self)
+                return (a.evenHalf, a.oddHalf, b.evenHalf, b.oddHalf)
+            }
+            let d0 = row(0), d1 = row(1), d2 = row(2), d3 = row(3)
+            let out = UnsafeMutableRawPointer(dst)
+            @inline(__always) func store(_ r: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>), _ i: Int) {
+                out.storeBytes(of: r.0 - r.2, toByteOffset: 4 * (i * 4) * stride, as: SIMD8<Float>.self)
+                out.storeBytes(of: r.1 + r.2, toByteOffset: 4 * (i * 4 + 1) * stride, as: SIMD8<Float>.self)
+                out.storeBytes(of: r.2 - r.1, toByteOffset: 4 * (i * 4 + 2) * stride, as: SIMD8<Float>.self)
+                out.storeBytes(of: r.1 - r.3, toByteOffset: 4 * (i * 4 + 3) * stride, as: SIMD8<Float>.self)
+            }
+            store((d0.0 - d2.0, d0.1 - d2.1, d0.2 - d2.2, d0.3 - d2.3), 0)
+            store((d1.0 + d2.0, d1.1 + d2.1, d1.2 + d2.2, d1.3 + d2.3), 1)
+            store((d2.0 - d1.0, d2.1 - d1.1, d2.2 - d1.2, d2.3 - d1.3), 2)
+            store((d1.0 - d3.0, d1.1 - d3.1, d1.2 - d3.2, d1.3 - d3.3), 3)
+        }
+
+        /// `transformOutput` for 8 consecutive tiles whose 2×2 blocks all lie inside the plane.
+        @inline(__always)
+        static func transformOutput8(_ m: UnsafePointer<Float>, stride: Int, bias: Float, into plane: UnsafeMutablePointer<Float>,
+                                     width: Int, y: Int, x: Int) {
+            let raw = UnsafeRawPointer(m)
+            @inline(__always) func load(_ xi: Int) -> SIMD8<Float> {
+                raw.loadUnaligned(fromByteOffset: 4 * xi * stride, as: SIMD8<Float>.self)
+            }
+            var a = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
+            var b = a
+            a.0 = load(0) + load(4) + load(8); b.0 = load(4) - load(8) - load(12)
+            a.1 = load(1) + load(5) + load(9); b.1 = load(5) - load(9) - load(13)
+            a.2 = load(2) + load(6) + load(10); b.2 = load(6) - load(10) - load(14)
+            a.3 = load(3) + load(7) + load(11); b.3 = load(7) - load(11) - load(15)
+            let s = SIMD8<Float>(repeating: bias)
+            let y00 = a.0 + a.1 + a.2 + s, y01 = a.1 - a.2 - a.3 + s
+            let y10 = b.0 + b.1 + b.2 + s, y11 = b.1 - b.2 - b.3 + s
+            let row0 = plane + y * width + x, row1 = row0 + width
+            for k in 0..<8 {
+                row0[2 * k] = y00[k]; row0[2 * k + 1] = y01[k]
+                row1[2 * k] = y10[k]; row1[2 * k + 1] = y11[k]
+            }
+        }
+
+        /// Y = Aᵀ M A + bias with Aᵀ = [1 1 1 0; 0 1 −1 −1], written to the 2×2 block at (y, x) where inside.
+        @inline(__always)
+        static func transformOutput(_ m: UnsafePointer<Float>, stride: Int, bias: Float, into plane: UnsafeMutablePointer<Float>,
+                                    height: Int, width: Int, y: Int, x: Int) {
+            var rows = (SIMD4<Float>(), SIMD4<Float>(), SIMD4<Float>(), SIMD4<Float>())
+            rows.0 = SIMD4(m[0], m[stride], m[2 * stride], m[3 * stride])
+            rows.1 = SIMD4(m[4 * stride], m[5 * stride], m[6 * stride], m[7 * stride])
+            rows.2 = SIMD4(m[8 * stride], m[9 * stride], m[10 * stride], m[11 * stride])
+            rows.3 = SIMD4(m[12 * stride], m[13 * stride], m[14 * stride], m[15 * stride])
+            let a = rows.0 + rows.1 + rows.2
+            let b = rows.1 - rows.2 - rows.3
+            let y00 = a[0] + a[1] + a[2] + bias, y01 = a[1] - a[2] - a[3] + bias
+            let y10 = b[0] + b[1] + b[2] + bias, y11 = b[1] - b[2] - b[3] + bias
+            let row0 = plane + y * width + x
+            row0[0] = y00
+            if x + 1 < width { row0[1] = y01 }
+            if y + 1 < height {
+                let row1 = row0 + width
+                row1[0] = y10
+                if x + 1 < width { row1[1] = y11 }
+            }
+        }
+    }
+}
+
+extension Winograd {
+    /// F(4×4, 3×3) on the points 0, ±1, ±2 (Lavin & Gray):
+    /// Bᵀ = [4 0 −5 0 1 0; 0 −4 −4 1 1 0; 0 4 −4 −1 1 0; 0 −2 −1 2 1 0; 0 2 −1 −2 1 0; 0 4 0 −5 0 1],
+    /// G = [¼ 0 0; −⅙ −⅙ −⅙; −⅙ ⅙ −⅙; 1/24 1/12 ⅙; 1/24 −1/12 ⅙; 0 0 1],
+    /// Aᵀ = [1 1 1 1 1 0; 0 1 −1 2 −2 0; 0 1 1 4 4 0; 0 1 −1 8 −8 1].
+    enum F4: WinogradTiling {
+        static let m = 4, alpha = 6
+        typealias Six = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
+        typealias Four = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
+
+        /// Bᵀ d for one column (or row) d of an input tile.
+        @inline(__always)
+        static func input1D(_ d: Six) -> Six {
+            let d42 = d.4 - d.2, d13 = d.1 - d.3
+            return (d.0 * 4 - d.2 * 5 + d.4,
+                    d.3 + d.4 - (d.1 + d.2) * 4,
+                    d.4 - d.3 + (d.1 - d.2) * 4,
+                    d42 - d13 * 2,
+                    d42 + d13 * 2,
+                    d.1 * 4 - d.3 * 5 + d.5)
+        }
+
+        /// Aᵀ m for one column (or row) m of a product tile.
+        @inline(__always)
+        static func output1D(_ m: Six) -> Four {
+            let a = m.1 + m.2, b = m.1 - m.2, c = m.3 + m.4, d = m.3 - m.4
+            return (m.0 + a + c, b + d * 2, a + c * 4, b + d * 8 + m.5)
+        }
+
+        /// V[ξ][ch][t] for the panel's tiles, channel by channel. Each tile-row segment is first copied into 6
+        /// zero-padded rows; groups of 8 tiles are then transformed one tile per lane (a last, partial group
+        /// stores only its valid lanes).
+        static func transformInputs(_ x: UnsafePointer<Float>, channels c: Int, range: Range<Int>,
+                                    grid g: Winograd.TileGrid, tiles: Range<Int>, into v: UnsafeMutablePointer<Float>) {
+            let count = tiles.count, h = g.height, w = g.width
+            let rowStride = 4 * g.tilesWide + 40   // room for the 36-float reads of a group starting at any tile
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 6 * rowStride) { buffer in
+                withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 36) { scratch in
+                    let rows6 = buffer.baseAddress!, h6 = scratch.baseAddress!
+                    for ch in range {
+                        var t = 0
+                        while t < count {
+                            let (image, ty, tx) = g.locate(tiles.lowerBound + t)
+                            let run = min(g.tilesWide - tx, count - t)
+                            let plane = x + (image * c + ch) * h * w
+                            let x0 = 4 * tx - 1, span = 4 * run + 2
+                            for i in 0..<6 {
+                                let dst = rows6 + i * rowStride, y = 4 * ty - 1 + i
+                                dst.update(repeating: 0, count: rowStride)
+                                guard y >= 0 && y < h else { continue }
+                                let lo = max(x0, 0), hi = min(x0 + span, w)
+                                if hi > lo { (dst + (lo - x0)).update(from: plane + y * w + lo, count: hi - lo) }
+                            }
+                            var k = 0
+                            while k < run {
+                                transformInput8(rows6, rowStride: rowStride, x0: 4 * k, lanes: min(8, run - k),
+                                                scratch: h6, into: v + ch * count + t + k, stride: c * count)
+                                k += 8
+                            }
+                            t += run
+                        }
+                    }
+                }
+            }
+        }
+
+        /// Bᵀ d B for 8 tiles starting at column x0 of the 6 padded rows, one tile per lane: each row's six
+        /// stride-4 columns are deinterleaved from two 32-float loads, transformed along x, then along y.
+        @inline(__always)
+        static func transformInput8(_ rows: UnsafePointer<Float>, rowStride: Int, x0: Int, lanes: Int,
+                                    scratch hx: UnsafeMutablePointer<SIMD8<Float>>,
+                                    into dst: UnsafeMutablePointer<Float>, stride: Int) {
+            let raw = UnsafeRawPointer(rows)
+            for i in 0..<6 {
+                let base = 4 * (i * rowStride + x0)
+                let a = raw.loadUnaligned(fromByteOffset: base, as: SIMD32<Float>.self)
+                let b = raw.loadUnaligned(fromByteOffset: base + 16, as: SIMD32<Float>.self)
+                let ae = a.evenHalf, ao = a.oddHalf, be = b.evenHalf, bo = b.oddHalf
+                let r = input1D((ae.evenHalf, ao.evenHalf, ae.oddHalf, ao.oddHalf, be.evenHalf, bo.evenHalf))
+                hx[i * 6] = r.0; hx[i * 6 + 1] = r.1; hx[i * 6 + 2] = r.2
+                hx[i * 6 + 3] = r.3; hx[i * 6 + 4] = r.4; hx[i * 6 + 5] = r.5
+            }
+            let out = UnsafeMutableRawPointer(dst)
+            @inline(__always) func store(_ value: SIMD8<Float>, _ xi: Int) {
+                if lanes == 8 {
+                    out.storeBytes(of: value, toByteOffset: 4 * xi * stride, as: SIMD8<Float>.self)
                 } else {
-                    transformOutput(m + r * count + t, stride: rows.count * count, bias: shift, into: plane,
-                                    height: h, width: w, y: 2 * ty, x: 2 * tx)
-                    t += 1
+                    for lane in 0..<lanes { dst[xi * stride + lane] = value[lane] }
+                }
+            }
+            for j in 0..<6 {
+                let col = input1D((hx[j], hx[6 + j], hx[12 + j], hx[18 + j], hx[24 + j], hx[30 + j]))
+                store(col.0, j); store(col.1, 6 + j); store(col.2, 12 + j)
+                store(col.3, 18 + j); store(col.4, 24 + j); store(col.5, 30 + j)
+            }
+        }
+
+        /// Output rows `rows` (channels) of the panel's tiles from M[ξ][row][t], plus bias, into out [N, O, H, W].
+        static func transformOutputs(_ m: UnsafePointer<Float>, outChannels o: Int, rows: Range<Int>,
+                                     bias: UnsafePointer<Float>?, grid g: Winograd.TileGrid, tiles: Range<Int>,
+                                     into out: UnsafeMutablePointer<Float>) {
+            let count = tiles.count, h = g.height, w = g.width
+            withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 24) { scratch in
+                for (r, oc) in rows.enumerated() {
+                    let shift = bias?[oc] ?? 0
+                    var t = 0
+                    while t < count {
+                        let (image, ty, tx) = g.locate(tiles.lowerBound + t)
+                        let run = min(g.tilesWide - tx, count - t)
+                        let plane = out + (image * o + oc) * h * w
+                        var k = 0
+                        while k < run {
+                            transformOutput8(m + r * count + t + k, stride: rows.count * count, bias: shift,
+                                             lanes: min(8, run - k), scratch: scratch.baseAddress!, into: plane,
+                                             height: h, width: w, y: 4 * ty, x: 4 * (tx + k))
+                            k += 8
+                        }
+                        t += run
+                    }
+                }
+            }
+        }
+
+        /// Y = Aᵀ M A + bias for 8 tiles (one per lane; `lanes` valid), written to their 4×4 blocks from (y, x)
+        /// where inside the plane. Lanes past `lanes` read the product's slack and are dropped.
+        @inline(__always)
+        static func transformOutput8(_ m: UnsafePointer<Float>, stride: Int, bias: Float, lanes: Int,
+                                     scratch s: UnsafeMutablePointer<SIMD8<Float>>, into plane: UnsafeMutablePointer<Float>,
+                                     height: Int, width: Int, y: Int, x: Int) {
+            let raw = UnsafeRawPointer(m)
+            @inline(__always) func load(_ xi: Int) -> SIMD8<Float> {
+                raw.loadUnaligned(fromByteOffset: 4 * xi * stride, as: SIMD8<Float>.self)
+            }
+            for j in 0..<6 {
+                let col = output1D((load(j), load(6 + j), load(12 + j), load(18 + j), load(24 + j), load(30 + j)))
+                s[j] = col.0; s[6 + j] = col.1; s[12 + j] = col.2; s[18 + j] = col.3
+            }
+            let b = SIMD8<Float>(repeating: bias)
+            for r in 0..<4 where y + r < height {
+                let v = output1D((s[6 * r], s[6 * r + 1], s[6 * r + 2], s[6 * r + 3], s[6 * r + 4], s[6 * r + 5]))
+                let c0 = v.0 + b, c1 = v.1 + b, c2 = v.2 + b, c3 = v.3 + b
+                let row = plane + (y + r) * width + x
+                if lanes == 8 && x + 32 <= width {
+                    for k in 0..<8 {
+                        row[4 * k] = c0[k]; row[4 * k + 1] = c1[k]; row[4 * k + 2] = c2[k]; row[4 * k + 3] = c3[k]
+                    }
+                } else {
+                    for k in 0..<lanes {
+                        let left = width - x - 4 * k
+                        row[4 * k] = c0[k]
+                        if left > 1 { row[4 * k + 1] = c1[k] }
+                        if left > 2 { row[4 * k + 2] = c2[k] }
+                        if left > 3 { row[4 * k + 3] = c3[k] }
+                    }
                 }
             }
         }
     }
+}
 
-    /// G ⊗ G (16 × 9), G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]: row ξ = 4i + j maps g (row-major 3×3) to U[i][j].
-    static let kernelTransform: [Float] = {
-        let g: [[Float]] = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
-        var t = [Float](repeating: 0, count: 16 * 9)
-        for i in 0..<4 { for j in 0..<4 { for ky in 0..<3 { for kx in 0..<3 {
-            t[(i * 4 + j) * 9 + ky * 3 + kx] = g[i][ky] * g[j][kx]
-        } } } }
-        return t
-    }()
-
-    /// V = Bᵀ d B for the 4×4 input tile at (y0, x0) (zero outside the image), with
-    /// Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]; element ξ stored at dst[ξ·stride].
-    @inline(__always)
-    static func transformInput(_ plane: UnsafePointer<Float>, height: Int, width: Int, y0: Int, x0: Int,
-                               into dst: UnsafeMutablePointer<Float>, stride: Int) {
-        var d = SIMD16<Float>()
-        if y0 >= 0 && y0 + 3 < height && x0 >= 0 && x0 + 3 < width {
-            for i in 0..<4 {
-                let row = plane + (y0 + i) * width + x0
-                d[i * 4] = row[0]; d[i * 4 + 1] = row[1]; d[i * 4 + 2] = row[2]; d[i * 4 + 3] = row[3]
-            }
-        } else {
-            for i in 0..<4 where y0 + i >= 0 && y0 + i < height {
-                let row = plane + (y0 + i) * width
-                for j in 0..<4 where x0 + j >= 0 && x0 + j < width { d[i * 4 + j] = row[x0 + j] }
-            }
-        }
-        // Rows: Bᵀ d.
-        let r0 = d.lowHalf.lowHalf - d.highHalf.lowHalf
-        let r1 = d.lowHalf.highHalf + d.highHalf.lowHalf
-        let r2 = d.highHalf.lowHalf - d.lowHalf.highHalf
-        let r3 = d.lowHalf.highHalf - d.highHalf.highHalf
-        @inline(__always) func store(_ r: SIMD4<Float>, _ i: Int) {
-            dst[(i * 4) * stride] = r[0] - r[2]
-            dst[(i * 4 + 1) * stride] = r[1] + r[2]
-            dst[(i * 4 + 2) * stride] = r[2] - r[1]
-            dst[(i * 4 + 3) * stride] = r[1] - r[3]
-        }
-        store(r0, 0); store(r1, 1); store(r2, 2); store(r3, 3)
-    }
-
-    /// `transformInput` for 8 consecutive tiles lying inside the plane (x0 ≥ 0, x0 + 17 < width), one lane each.
-    @inline(__always)
-    static func transformInput8(_ plane: UnsafePointer<Float>, width: Int, y0: Int, x0: Int,
-                                into dst: UnsafeMutablePointer<Float>, stride: Int) {
-        let raw = UnsafeRawPointer(plane)
-        @inline(__always) func row(_ i: Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-            let base = 4 * ((y0 + i) * width + x0)
-            let a = raw.loadUnaligned(fromByteOffset: base, as: SIMD16<Float>.self)
-            let b = raw.loadUnaligned(fromByteOffset: base + 8, as: SIMD16<Float>.self)
-            return (a.evenHalf, a.oddHalf, b.evenHalf, b.oddHalf)
-        }
-        let d0 = row(0), d1 = row(1), d2 = row(2), d3 = row(3)
-        let out = UnsafeMutableRawPointer(dst)
-        @inline(__always) func store(_ r: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>), _ i: Int) {
-            out.storeBytes(of: r.0 - r.2, toByteOffset: 4 * (i * 4) * stride, as: SIMD8<Float>.self)
-            out.storeBytes(of: r.1 + r.2, toByteOffset: 4 * (i * 4 + 1) * stride, as: SIMD8<Float>.self)
-            out.storeBytes(of: r.2 - r.1, toByteOffset: 4 * (i * 4 + 2) * stride, as: SIMD8<Float>.self)
-            out.storeBytes(of: r.1 - r.3, toByteOffset: 4 * (i * 4 + 3) * stride, as: SIMD8<Float>.self)
-        }
-        store((d0.0 - d2.0, d0.1 - d2.1, d0.2 - d2.2, d0.3 - d2.3), 0)
-        store((d1.0 + d2.0, d1.1 + d2.1, d1.2 + d2.2, d1.3 + d2.3), 1)
-        store((d2.0 - d1.0, d2.1 - d1.1, d2.2 - d1.2, d2.3 - d1.3), 2)
-        store((d1.0 - d3.0, d1.1 - d3.1, d1.2 - d3.2, d1.3 - d3.3), 3)
-    }
-
-    /// `transformOutput` for 8 consecutive tiles whose 2×2 blocks all lie inside the plane.
-    @inline(__always)
-    static func transformOutput8(_ m: UnsafePointer<Float>, stride: Int, bias: Float, into plane: UnsafeMutablePointer<Float>,
-                                 width: Int, y: Int, x: Int) {
-        let raw = UnsafeRawPointer(m)
-        @inline(__always) func load(_ xi: Int) -> SIMD8<Float> {
-            raw.loadUnaligned(fromByteOffset: 4 * xi * stride, as: SIMD8<Float>.self)
-        }
-        var a = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
-        var b = a
-        a.0 = load(0) + load(4) + load(8); b.0 = load(4) - load(8) - load(12)
-        a.1 = load(1) + load(5) + load(9); b.1 = load(5) - load(9) - load(13)
-        a.2 = load(2) + load(6) + load(10); b.2 = load(6) - load(10) - load(14)
-        a.3 = load(3) + load(7) + load(11); b.3 = load(7) - load(11) - load(15)
-        let s = SIMD8<Float>(repeating: bias)
-        let y00 = a.0 + a.1 + a.2 + s, y01 = a.1 - a.2 - a.3 + s
-        let y10 = b.0 + b.1 + b.2 + s, y11 = b.1 - b.2 - b.3 + s
-        let row0 = plane + y * width + x, row1 = row0 + width
-        for k in 0..<8 {
-            row0[2 * k] = y00[k]; row0[2 * k + 1] = y01[k]
-            row1[2 * k] = y10[k]; row1[2 * k + 1] = y11[k]
-        }
-    }
-
-    /// Y = Aᵀ M A + bias with Aᵀ = [1 1 1 0; 0 1 −1 −1], written to the 2×2 block at (y, x) where inside.
-    @inline(__always)
-    static func transformOutput(_ m: UnsafePointer<Float>, stride: Int, bias: Float, into plane: UnsafeMutablePointer<Float>,
-                                height: Int, width: Int, y: Int, x: Int) {
-        var rows = (SIMD4<Float>(), SIMD4<Float>(), SIMD4<Float>(), SIMD4<Float>())
-        rows.0 = SIMD4(m[0], m[stride], m[2 * stride], m[3 * stride])
-        rows.1 = SIMD4(m[4 * stride], m[5 * stride], m[6 * stride], m[7 * stride])
-        rows.2 = SIMD4(m[8 * stride], m[9 * stride], m[10 * stride], m[11 * stride])
-        rows.3 = SIMD4(m[12 * stride], m[13 * stride], m[14 * stride], m[15 * stride])
-        let a = rows.0 + rows.1 + rows.2
-        let b = rows.1 - rows.2 - rows.3
-        let y00 = a[0] + a[1] + a[2] + bias, y01 = a[1] - a[2] - a[3] + bias
-        let y10 = b[0] + b[1] + b[2] + bias, y11 = b[1] - b[2] - b[3] + bias
-        let row0 = plane + y * width + x
-        row0[0] = y00
-        if x + 1 < width { row0[1] = y01 }
-        if y + 1 < height {
-            let row1 = row0 + width
-            row1[0] = y10
-            if x + 1 < width { row1[1] = y11 }
-        }
+extension WinogradTiling {
+    static func conv(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
+        Winograd.conv3x3(x, weight: weight, bias: bias, tiled: Self.self)
     }
 }
