@@ -4,7 +4,7 @@ import Foundation
 /// scores). Large fresh allocations are mmapped and fault in page by page; at full resolution that cost
 /// rivals the arithmetic, so buffers are kept and handed out again. Contents are never assumed.
 public final class ScratchPool: @unchecked Sendable {
-    public static let shared = ScratchPool(keep: 8, idleLimitBytes: 256 << 20)
+    public static let shared = ScratchPool(keep: 8, idleLimitBytes: 1024 << 20)
 
     private let lock = NSLock()
     private var idle: [(pointer: UnsafeMutableRawPointer, bytes: Int)] = []

@@ -39,7 +39,7 @@ public final class TensorBuffer: @unchecked Sendable {
 public enum StorageCache {
     static let minimumBytes = 1 << 20
     /// Most bytes kept idle (memory estimates add it to a job's peak).
-    public static let limitBytes = 256 << 20
+    public static let limitBytes = 1024 << 20
     private static let lock = NSLock()
     nonisolated(unsafe) private static var idle: [(pointer: UnsafeMutableRawPointer, bytes: Int)] = []
     nonisolated(unsafe) private static var idleBytes = 0
