@@ -47,6 +47,9 @@ public enum Convolution {
         let spatial = x.count / (rows * c)
         let o = weight.shape[0]
         precondition(weight.shape[1] == c && weight.shape[2] == 3, "temporalConv3: weight \(weight.shape)")
+        if TemporalWinograd.applies(channels: c, frames: frames) {
+            return TemporalWinograd.conv(x, weight: weight, bias: bias, frames: frames)
+        }
         let out = Tensor(uninitialized: [rows, o] + Array(x.shape.dropFirst(2)))
         let xp = x.data
         if spatial >= directTemporalPositions {
