@@ -14,63 +14,22 @@ enum TemporalWinograd {
         let spatial = x.count / (rows * c)
         let layout = Layout(videos: rows / frames, frames: frames, spatial: spatial)
         let out = Tensor(uninitialized: [rows, o] + Array(x.shape.dropFirst(2)))
-        let total = layout.columns
-        let panels = Convolution.panelCount(total, maxPerPanel: max(64, Convolution.panelFloats / (4 * c)))
-        let panelColumns = (total + panels - 1) / panels
-        let block = Convolution.channelBlock(outChannels: o, panels: panels)
-        let blocks = (o + block - 1) / block
-        func columns(ofPanel p: Int) -> Range<Int> { (p * panelColumns)..<min(total, (p + 1) * panelColumns) }
-        let pairs = o * c
-        ScratchPool.shared.withFloats(4 * pairs) { u in
-            // U[ξ][o][c] = (G g)[ξ].
-            let wp = weight.data
-            Parallel.forChunks(pairs, chunk: 1 << 16) { r in
-                for pair in r {
-                    let g0 = wp[3 * pair], g1 = wp[3 * pair + 1], g2 = wp[3 * pair + 2], s = g0 + g2
-                    u[pair] = g0
-                    u[pairs + pair] = (s + g1) * 0.5
-                    u[2 * pairs + pair] = (s - g1) * 0.5
-                    u[3 * pairs + pair] = g2
-                }
+        let xp = x.data, wp = weight.data, op = out.data, bp = bias?.data
+        let products = WinogradProducts(points: 4, channels: c, outChannels: o, columns: layout.columns, minPanel: 64)
+        products.run(kernels: { first, count, stride, u in
+            // U[ξ] = (G g)[ξ].
+            for i in 0..<count {
+                let g = wp + 3 * (first + i), s = g[0] + g[2]
+                u[i] = g[0]
+                u[stride + i] = (s + g[1]) * 0.5
+                u[2 * stride + i] = (s - g[1]) * 0.5
+                u[3 * stride + i] = g[2]
             }
-            func multiply(_ v: UnsafePointer<Float>, panel p: Int, block b: Int) {
-                let range = columns(ofPanel: p), count = range.count
-                let o0 = b * block, n = min(block, o - o0)
-                ScratchPool.shared.withFloats(4 * n * count) { m in
-                    for xi in 0..<4 {
-                        BLAS.sgemm(m: n, n: count, k: c, a: u + xi * pairs + o0 * c, lda: c, b: v + xi * c * count,
-                                   ldb: count, c: m + xi * n * count, ldc: count)
-                    }
-                    transformOutputs(m, layout: layout, outChannels: o, rows: o0..<(o0 + n), bias: bias?.data,
-                                     columns: range, into: out.data)
-                }
-            }
-            if blocks == 1 {
-                Parallel.forEach(panels) { p in
-                    ScratchPool.shared.withFloats(4 * c * columns(ofPanel: p).count) { v in
-                        transformInputs(x.data, layout: layout, channels: c, range: 0..<c, columns: columns(ofPanel: p),
-                                        into: v)
-                        multiply(v, panel: p, block: 0)
-                    }
-                }
-            } else {
-                // Few panels: each panel's inputs are transformed once (in parallel over channel ranges), shared
-                // by its output blocks.
-                let panelSize = 4 * c * panelColumns
-                let chunk = (c + Parallel.targetTasks - 1) / Parallel.targetTasks
-                let chunks = (c + chunk - 1) / chunk
-                ScratchPool.shared.withFloats(panels * panelSize) { v in
-                    Parallel.forEach(panels * chunks) { task in
-                        let p = task / chunks, first = (task % chunks) * chunk
-                        transformInputs(x.data, layout: layout, channels: c, range: first..<min(c, first + chunk),
-                                        columns: columns(ofPanel: p), into: v + p * panelSize)
-                    }
-                    Parallel.forEach(panels * blocks) { task in
-                        multiply(v + (task / blocks) * panelSize, panel: task / blocks, block: task % blocks)
-                    }
-                }
-            }
-        }
+        }, inputs: { channels, columns, v in
+            transformInputs(xp, layout: layout, channels: c, range: channels, columns: columns, into: v)
+        }, outputs: { m, rows, columns in
+            transformOutputs(m, layout: layout, outChannels: o, rows: rows, bias: bp, columns: columns, into: op)
+        })
         withExtendedLifetime((x, weight, bias)) {}
         return out
     }

@@ -7,8 +7,6 @@ import CVectorMath
 /// waste little. The choice depends on the map size only. Tiles are taken across image boundaries in fixed
 /// panels, as in `Convolution.panelProduct`, so results do not depend on the worker count.
 enum Winograd {
-    static let panelFloats = Convolution.panelFloats
-
     /// Used for layers wide enough that the per-point products of depth C beat one im2col product of depth 9·C.
     static func applies(channels: Int, kh: Int, kw: Int, stride: Int, padding: Padding2D) -> Bool {
         kh == 3 && kw == 3 && stride == 1 && padding == .same(1) && channels >= 128
@@ -33,90 +31,20 @@ enum Winograd {
     static func conv3x3<T: WinogradTiling>(_ x: Tensor, weight: Tensor, bias: Tensor?, tiled: T.Type) -> Tensor {
         let n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
         let o = weight.shape[0]
-        let points = T.alpha * T.alpha
         let grid = TileGrid(height: h, width: w, tile: T.m)
-        let total = n * grid.perImage
         let out = Tensor(uninitialized: [n, o, h, w])
-        let panels = Convolution.panelCount(total, maxPerPanel: max(16, panelFloats / (points * c)))
-        let panelTiles = (total + panels - 1) / panels
-        let block = Convolution.channelBlock(outChannels: o, panels: panels)
-        let blocks = (o + block - 1) / block
-        let wp = weight.data
-        func tiles(ofPanel p: Int) -> Range<Int> { (p * panelTiles)..<min(total, (p + 1) * panelTiles) }
-        /// Products and output transform of one (panel, output block) task, from the panel's V and the block's
-        /// U[ξ][row][c] (row stride c, ξ stride `uStride`).
-        func multiply(_ v: UnsafePointer<Float>, panel p: Int, block b: Int, u: UnsafePointer<Float>, uStride: Int) {
-            let range = tiles(ofPanel: p), count = range.count
-            let o0 = b * block, rows = min(block, o - o0)
-            // 8 floats of slack: the last vector group of a plane may read past its valid tiles.
-            ScratchPool.shared.withFloats(points * rows * count + 8) { m in
-                for xi in 0..<points {
-                    BLAS.sgemm(m: rows, n: count, k: c, a: u + xi * uStride, lda: c, b: v + xi * c * count,
-                               ldb: count, c: m + xi * rows * count, ldc: count)
-                }
-                T.transformOutputs(m, outChannels: o, rows: o0..<(o0 + rows), bias: bias?.data, grid: grid,
-                                   tiles: range, into: out.data)
-            }
-        }
-        if panels == 1 {
-            // One panel split into output blocks: each block transforms its own slice of the kernels, used once.
-            ScratchPool.shared.withFloats(points * c * total) { v in
-                transformInputs(T.self, x.data, channels: c, grid: grid, total: total, panelTiles: total, into: v)
-                Parallel.forEach(blocks) { b in
-                    let o0 = b * block, rows = min(block, o - o0)
-                    ScratchPool.shared.withFloats(points * rows * c) { u in
-                        svm_winograd_kernels(wp + o0 * c * 9, rows * c, 0, rows * c, u, Int32(T.alpha))
-                        multiply(v, panel: 0, block: b, u: u, uStride: rows * c)
-                    }
-                }
-            }
-        } else {
-            // U[ξ][o][c] = (G g Gᵀ)[ξ] for all kernels, shared by the panels; transformed on every call (it is
-            // points/9 of the weight in float32, too big to keep for every layer).
-            let pairs = o * c
-            ScratchPool.shared.withFloats(points * pairs) { u in
-                Parallel.forChunks(pairs, chunk: 1 << 15) { r in
-                    svm_winograd_kernels(wp, pairs, r.lowerBound, r.count, u, Int32(T.alpha))
-                }
-                if blocks == 1 {
-                    Parallel.forEach(panels) { p in
-                        ScratchPool.shared.withFloats(points * c * tiles(ofPanel: p).count) { v in
-                            T.transformInputs(x.data, channels: c, range: 0..<c, grid: grid, tiles: tiles(ofPanel: p),
-                                              into: v)
-                            multiply(v, panel: p, block: 0, u: u, uStride: pairs)
-                        }
-                    }
-                } else {
-                    // Few panels: each panel's inputs are transformed once, shared by its output blocks.
-                    ScratchPool.shared.withFloats(panels * points * c * panelTiles) { v in
-                        transformInputs(T.self, x.data, channels: c, grid: grid, total: total, panelTiles: panelTiles,
-                                        into: v)
-                        Parallel.forEach(panels * blocks) { task in
-                            let p = task / blocks, o0 = (task % blocks) * block
-                            multiply(v + p * points * c * panelTiles, panel: p, block: task % blocks, u: u + o0 * c,
-                                     uStride: pairs)
-                        }
-                    }
-                }
-            }
-        }
+        let xp = x.data, wp = weight.data, op = out.data, bp = bias?.data
+        let products = WinogradProducts(points: T.alpha * T.alpha, channels: c, outChannels: o,
+                                        columns: n * grid.perImage, minPanel: 16)
+        products.run(kernels: { first, count, stride, u in
+            svm_winograd_kernels(wp + first * 9, stride, 0, count, u, Int32(T.alpha))
+        }, inputs: { channels, tiles, v in
+            T.transformInputs(xp, channels: c, range: channels, grid: grid, tiles: tiles, into: v)
+        }, outputs: { m, rows, tiles in
+            T.transformOutputs(m, outChannels: o, rows: rows, bias: bp, grid: grid, tiles: tiles, into: op)
+        })
         withExtendedLifetime((x, weight, bias)) {}
         return out
-    }
-
-    /// V of the panels of `panelTiles` tiles covering 0..<total (each points × C × panelTiles floats apart), in
-    /// parallel over fixed channel ranges.
-    static func transformInputs<T: WinogradTiling>(_: T.Type, _ x: UnsafePointer<Float>, channels c: Int, grid: TileGrid,
-                                                  total: Int, panelTiles: Int, into v: UnsafeMutablePointer<Float>) {
-        let panels = (total + panelTiles - 1) / panelTiles
-        let chunk = (c + Parallel.targetTasks - 1) / Parallel.targetTasks
-        let chunks = (c + chunk - 1) / chunk
-        Parallel.forEach(panels * chunks) { task in
-            let p = task / chunks, first = (task % chunks) * chunk
-            T.transformInputs(x, channels: c, range: first..<min(c, first + chunk), grid: grid,
-                              tiles: (p * panelTiles)..<min(total, (p + 1) * panelTiles),
-                              into: v + p * T.alpha * T.alpha * c * panelTiles)
-        }
     }
 
     /// The m×m output tiles of one image plane, numbered row by row and image after image.
