@@ -60,6 +60,32 @@ enum Winograd {
         func locate(_ t: Int) -> (image: Int, ty: Int, tx: Int) {
             (t / perImage, (t % perImage) / tilesWide, t % tilesWide)
         }
+
+        /// For each channel of `channels` and each run of `tiles` within one tile row: copies the run's
+        /// tile + 2 input rows (from one column left of the run, zero outside the plane) into `rows` (row stride
+        /// rowStride, zero beyond the run), then calls body(channel, index of the run's first tile in `tiles`,
+        /// tiles in the run).
+        func paddedRuns(_ x: UnsafePointer<Float>, planeChannels c: Int, channels: Range<Int>, tiles: Range<Int>,
+                        rows: UnsafeMutablePointer<Float>, rowStride: Int, _ body: (Int, Int, Int) -> Void) {
+            for ch in channels {
+                var t = 0
+                while t < tiles.count {
+                    let (image, ty, tx) = locate(tiles.lowerBound + t)
+                    let run = min(tilesWide - tx, tiles.count - t)
+                    let plane = x + (image * c + ch) * height * width
+                    let x0 = tile * tx - 1, span = tile * run + 2
+                    for i in 0..<(tile + 2) {
+                        let dst = rows + i * rowStride, y = tile * ty - 1 + i
+                        dst.update(repeating: 0, count: rowStride)
+                        guard y >= 0 && y < height else { continue }
+                        let lo = max(x0, 0), hi = min(x0 + span, width)
+                        if hi > lo { (dst + (lo - x0)).update(from: plane + y * width + lo, count: hi - lo) }
+                    }
+                    body(ch, t, run)
+                    t += run
+                }
+            }
+        }
     }
 }
 
@@ -87,36 +113,21 @@ extension Winograd {
         /// path (the same operations as the scalar path, which does the remainder).
         static func transformInputs(_ x: UnsafePointer<Float>, channels c: Int, range: Range<Int>, grid g: TileGrid,
                                     tiles: Range<Int>, into v: UnsafeMutablePointer<Float>) {
-            let count = tiles.count, h = g.height, w = g.width
+            let count = tiles.count
             let rowStride = 2 * g.tilesWide + 2 + 16
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * rowStride) { buffer in
                 let rows4 = buffer.baseAddress!
-                for ch in range {
-                    var t = 0
-                    while t < count {
-                        let (image, ty, tx) = g.locate(tiles.lowerBound + t)
-                        let run = min(g.tilesWide - tx, count - t)
-                        let plane = x + (image * c + ch) * h * w
-                        let x0 = 2 * tx - 1, span = 2 * run + 2
-                        for i in 0..<4 {
-                            let dst = rows4 + i * rowStride, y = 2 * ty - 1 + i
-                            dst.update(repeating: 0, count: rowStride)
-                            guard y >= 0 && y < h else { continue }
-                            let lo = max(x0, 0), hi = min(x0 + span, w)
-                            if hi > lo { (dst + (lo - x0)).update(from: plane + y * w + lo, count: hi - lo) }
-                        }
-                        var k = 0
-                        while k + 8 <= run {
-                            transformInput8(rows4, width: rowStride, y0: 0, x0: 2 * k, into: v + ch * count + t + k,
-                                            stride: c * count)
-                            k += 8
-                        }
-                        while k < run {
-                            transformInput(rows4, height: 4, width: rowStride, y0: 0, x0: 2 * k, into: v + ch * count + t + k,
-                                           stride: c * count)
-                            k += 1
-                        }
-                        t += run
+                g.paddedRuns(x, planeChannels: c, channels: range, tiles: tiles, rows: rows4, rowStride: rowStride) { ch, t, run in
+                    var k = 0
+                    while k + 8 <= run {
+                        transformInput8(rows4, width: rowStride, y0: 0, x0: 2 * k, into: v + ch * count + t + k,
+                                        stride: c * count)
+                        k += 8
+                    }
+                    while k < run {
+                        transformInput(rows4, height: 4, width: rowStride, y0: 0, x0: 2 * k, into: v + ch * count + t + k,
+                                       stride: c * count)
+                        k += 1
                     }
                 }
             }
@@ -284,32 +295,17 @@ extension Winograd {
         /// stores only its valid lanes).
         static func transformInputs(_ x: UnsafePointer<Float>, channels c: Int, range: Range<Int>,
                                     grid g: Winograd.TileGrid, tiles: Range<Int>, into v: UnsafeMutablePointer<Float>) {
-            let count = tiles.count, h = g.height, w = g.width
+            let count = tiles.count
             let rowStride = 4 * g.tilesWide + 40   // room for the 36-float reads of a group starting at any tile
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 6 * rowStride) { buffer in
                 withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 36) { scratch in
                     let rows6 = buffer.baseAddress!, h6 = scratch.baseAddress!
-                    for ch in range {
-                        var t = 0
-                        while t < count {
-                            let (image, ty, tx) = g.locate(tiles.lowerBound + t)
-                            let run = min(g.tilesWide - tx, count - t)
-                            let plane = x + (image * c + ch) * h * w
-                            let x0 = 4 * tx - 1, span = 4 * run + 2
-                            for i in 0..<6 {
-                                let dst = rows6 + i * rowStride, y = 4 * ty - 1 + i
-                                dst.update(repeating: 0, count: rowStride)
-                                guard y >= 0 && y < h else { continue }
-                                let lo = max(x0, 0), hi = min(x0 + span, w)
-                                if hi > lo { (dst + (lo - x0)).update(from: plane + y * w + lo, count: hi - lo) }
-                            }
-                            var k = 0
-                            while k < run {
-                                transformInput8(rows6, rowStride: rowStride, x0: 4 * k, lanes: min(8, run - k),
-                                                scratch: h6, into: v + ch * count + t + k, stride: c * count)
-                                k += 8
-                            }
-                            t += run
+                    g.paddedRuns(x, planeChannels: c, channels: range, tiles: tiles, rows: rows6, rowStride: rowStride) { ch, t, run in
+                        var k = 0
+                        while k < run {
+                            transformInput8(rows6, rowStride: rowStride, x0: 4 * k, lanes: min(8, run - k),
+                                            scratch: h6, into: v + ch * count + t + k, stride: c * count)
+                            k += 8
                         }
                     }
                 }
