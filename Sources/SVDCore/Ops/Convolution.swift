@@ -123,12 +123,9 @@ public enum Convolution {
                 let panel = scratch
                 let product = inPlace ? op + (image0 * o + o0) * positions + first % positions : scratch + k * cols
                 let ldc = inPlace ? positions : cols
-                var column = first
-                while column < first + cols {
-                    let image = column / positions, p = column % positions
-                    let count = min(positions - p, first + cols - column)
-                    fill(image, p, count, panel + (column - first), cols)
-                    column += count
+                let columns = first..<(first + cols)
+                segments(columns, positions: positions) { image, p, count, offset in
+                    fill(image, p, count, panel + offset, cols)
                 }
                 if let bp {
                     for r in 0..<rows { (product + r * ldc).update(repeating: bp[o0 + r], count: cols) }
@@ -136,15 +133,10 @@ public enum Convolution {
                 BLAS.sgemm(m: rows, n: cols, k: k, a: wp + o0 * k, lda: k, b: panel, ldb: cols,
                            beta: bp == nil ? 0 : 1, c: product, ldc: ldc)
                 if inPlace { return }
-                column = first
-                while column < first + cols {
-                    let image = column / positions, p = column % positions
-                    let count = min(positions - p, first + cols - column)
+                segments(columns, positions: positions) { image, p, count, offset in
                     for r in 0..<rows {
-                        (op + (image * o + o0 + r) * positions + p).update(from: product + r * cols + (column - first),
-                                                                           count: count)
+                        (op + (image * o + o0 + r) * positions + p).update(from: product + r * cols + offset, count: count)
                     }
-                    column += count
                 }
             }
         }
@@ -157,6 +149,19 @@ public enum Convolution {
         let tasks = Parallel.targetTasks
         let splits = panels >= tasks ? 1 : min((tasks + panels - 1) / panels, max(o / 64, 1))
         return ((o + splits - 1) / splits + 15) / 16 * 16
+    }
+
+    /// The runs of `columns` (numbered image by image, `positions` per image) that lie within one image:
+    /// body(image, first position, count, offset of the run within `columns`).
+    @inline(__always)
+    static func segments(_ columns: Range<Int>, positions: Int, _ body: (Int, Int, Int, Int) -> Void) {
+        var column = columns.lowerBound
+        while column < columns.upperBound {
+            let image = column / positions, p = column % positions
+            let count = min(positions - p, columns.upperBound - column)
+            body(image, p, count, column - columns.lowerBound)
+            column += count
+        }
     }
 
     /// Panels of equal width (no thin remainder panel), so every product stays wide.

@@ -47,12 +47,8 @@ enum TemporalWinograd {
 
         /// Runs of one (video, pair) within `columns`: body(video, pair, first position, count, offset in range).
         func segments(_ columns: Range<Int>, _ body: (Int, Int, Int, Int, Int) -> Void) {
-            var column = columns.lowerBound
-            while column < columns.upperBound {
-                let unit = column / spatial, s = column % spatial
-                let count = min(spatial - s, columns.upperBound - column)
-                body(unit / pairs, unit % pairs, s, count, column - columns.lowerBound)
-                column += count
+            Convolution.segments(columns, positions: spatial) { unit, s, count, offset in
+                body(unit / pairs, unit % pairs, s, count, offset)
             }
         }
     }
