@@ -52,6 +52,34 @@ final class VectorMathTests: XCTestCase {
             XCTAssertEqual(Double(row[i]), (x - m).exp / total, accuracy: 1e-7)
         }
     }
+
+    /// The unpacked product used for narrow layers: the AVX2 kernel (blocks of 4 rows × 24 columns, masked last
+    /// columns) must give the portable fused-multiply-add chain's bits for every edge shape, write nothing past
+    /// the last column, and be the product to within float rounding.
+    func testSmallGemmMatchesPortableChainAndDoubleProduct() {
+        for (m, n, k) in [(32, 56, 32), (4, 24, 16), (7, 1, 5), (1, 31, 64), (17, 49, 96), (64, 8, 384), (3, 25, 25)] {
+            let lda = k + 3, ldb = n + 5, ldc = n + 2   // strides wider than the rows, as in the panels
+            let a: [Float] = (0..<(m * lda)).map { sin(Float($0) * 0.71) }
+            let b: [Float] = (0..<(k * ldb)).map { cos(Float($0) * 0.29) }
+            let start: [Float] = (0..<(m * ldc)).map { Float($0 % 13) * 0.25 - 1 }
+            var vector = start, portable = start
+            svm_small_gemm(a, lda, b, ldb, &vector, ldc, m, n, k)
+            svm_portable_small_gemm(a, lda, b, ldb, &portable, ldc, m, n, k)
+            XCTAssertEqual(vector.map(\.bitPattern), portable.map(\.bitPattern), "\((m, n, k))")
+            for i in 0..<m {
+                for j in 0..<(n + 2) {
+                    let index = i * ldc + j
+                    guard j < n else {
+                        XCTAssertEqual(vector[index], start[index], "wrote past column \(n)")
+                        continue
+                    }
+                    var exact = 0.0
+                    for p in 0..<k { exact += Double(a[i * lda + p]) * Double(b[p * ldb + j]) }
+                    XCTAssertEqual(Double(vector[index]), exact, accuracy: 1e-5 * Double(k), "\((m, n, k)) [\(i), \(j)]")
+                }
+            }
+        }
+    }
 }
 
 private extension Double {

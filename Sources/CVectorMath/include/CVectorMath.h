@@ -21,6 +21,13 @@ void svm_softmax(float *p, size_t n);
 /// Winograd kernel transforms U[ξ][pair] = (G g Gᵀ)[ξ] for weight pairs first..<first+count of weight
 /// [pairs][3×3]; alpha 4 is F(2×2, 3×3), alpha 6 is F(4×4, 3×3) (G as documented in Winograd.swift).
 void svm_winograd_kernels(const float *weight, size_t pairs, size_t first, size_t count, float *u, int alpha);
+/// c[i·ldc + j] = Σ_p a[i·lda + p]·b[p·ldb + j] for i < m, j < n (row-major), each element one fused
+/// multiply-add chain over p in order from zero: for the Winograd products of narrow layers, where BLAS's
+/// packing and per-call costs outweigh its faster kernel.
+void svm_small_gemm(const float *a, size_t lda, const float *b, size_t ldb, float *c, size_t ldc,
+                    size_t m, size_t n, size_t k);
+void svm_portable_small_gemm(const float *a, size_t lda, const float *b, size_t ldb, float *c, size_t ldc,
+                             size_t m, size_t n, size_t k);
 /// The portable paths, for tests that prove both paths agree bit for bit.
 void svm_portable_exp(const float *x, float *y, size_t n);
 void svm_portable_gelu(const float *x, float *y, size_t n);

@@ -23,7 +23,7 @@ public enum Convolution {
         let n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
         let o = weight.shape[0], kh = weight.shape[2], kw = weight.shape[3]
         precondition(weight.shape[1] == c, "conv2d: input \(x.shape) vs weight \(weight.shape)")
-        if Winograd.applies(channels: c, kh: kh, kw: kw, stride: stride, padding: padding) {
+        if Winograd.applies(channels: c, outChannels: o, kh: kh, kw: kw, stride: stride, padding: padding) {
             return Winograd.conv3x3(x, weight: weight, bias: bias)
         }
         let oh = (h + padding.top + padding.bottom - kh) / stride + 1

@@ -7,9 +7,11 @@ import CVectorMath
 /// waste little. The choice depends on the map size only. Tiles are taken across image boundaries in fixed
 /// panels, as in `Convolution.panelProduct`, so results do not depend on the worker count.
 enum Winograd {
-    /// Used for layers wide enough that the per-point products of depth C beat one im2col product of depth 9·C.
-    static func applies(channels: Int, kh: Int, kw: Int, stride: Int, padding: Padding2D) -> Bool {
-        kh == 3 && kw == 3 && stride == 1 && padding == .same(1) && channels >= 128
+    /// Used for every 3×3 same-padded layer but the narrowest (the VAE's and UNet's input layers, the VAE's RGB
+    /// output), where the transforms would cost more than the products they save.
+    static func applies(channels: Int, outChannels: Int, kh: Int, kw: Int, stride: Int, padding: Padding2D) -> Bool {
+        kh == 3 && kw == 3 && stride == 1 && padding == .same(1)
+            && (channels >= WinogradProducts.narrowDepth || (channels >= 16 && outChannels >= 16))
     }
 
     /// F(4×4) where it needs fewer products than F(2×2), counting the padding of partial tiles.

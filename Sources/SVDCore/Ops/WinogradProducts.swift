@@ -1,8 +1,18 @@
+import CVectorMath
+
 /// The stage the spatial and temporal Winograd convolutions share: for every transform point ξ, the product of
 /// the transformed kernels U[ξ] (O × C) with the transformed inputs V[ξ] (C × columns), over fixed panels of
 /// columns and blocks of output channels (chosen from the shapes only, so results do not depend on the worker
 /// count), each task finishing with the output transform of its block.
+///
+/// Layers of depth under 128 multiply with `svm_small_gemm` in panels small enough to stay in L2: BLAS's packing
+/// and per-call costs outweigh its faster kernel there. Both kinds of product give results independent of the
+/// panelling.
 struct WinogradProducts {
+    static let narrowDepth = 128
+    /// V floats per panel of a narrow layer (its M is about as large).
+    static let narrowPanelFloats = 1 << 17
+
     /// U[ξ][first + i] for pairs (out, in) first..<first+count, written at into[ξ·stride + i].
     typealias KernelTransform = (_ first: Int, _ count: Int, _ stride: Int, _ into: UnsafeMutablePointer<Float>) -> Void
     /// V[ξ][ch][column] for channels `channels` and the panel's `columns`, relative to the panel.
@@ -12,13 +22,16 @@ struct WinogradProducts {
 
     let points, channels, outChannels, columns: Int
     let panels, panelColumns, block, blocks: Int
+    let narrow: Bool
 
     init(points: Int, channels c: Int, outChannels o: Int, columns: Int, minPanel: Int) {
         self.points = points
         channels = c
         outChannels = o
         self.columns = columns
-        panels = Convolution.panelCount(columns, maxPerPanel: max(minPanel, Convolution.panelFloats / (points * c)))
+        narrow = c < Self.narrowDepth
+        let floats = narrow ? Self.narrowPanelFloats : Convolution.panelFloats
+        panels = Convolution.panelCount(columns, maxPerPanel: max(minPanel, floats / (points * c)))
         panelColumns = (columns + panels - 1) / panels
         block = Convolution.channelBlock(outChannels: o, panels: panels)
         blocks = (o + block - 1) / block
@@ -35,7 +48,11 @@ struct WinogradProducts {
             let o0 = b * block, rows = min(block, o - o0)
             // 8 floats of slack: a vectorised output transform may read past the panel's last column.
             ScratchPool.shared.withFloats(points * rows * count + 8) { m in
-                for xi in 0..<points {
+                for xi in 0..<points where narrow {
+                    svm_small_gemm(u + xi * uStride, c, v + xi * c * count, count, m + xi * rows * count, count,
+                                   rows, count, c)
+                }
+                for xi in 0..<points where !narrow {
                     BLAS.sgemm(m: rows, n: count, k: c, a: u + xi * uStride, lda: c, b: v + xi * c * count,
                                ldb: count, c: m + xi * rows * count, ldc: count)
                 }
