@@ -80,6 +80,32 @@ final class VectorMathTests: XCTestCase {
             }
         }
     }
+
+    /// F(4×4) data transforms: the AVX2 transposes must give the portable per-lane loops' bits, for partial
+    /// groups of tiles and clipped output blocks too, and leave everything outside their block untouched.
+    func testWinogradF4TransformsMatchPortable() {
+        let rowStride = 4 * 8 + 40
+        let rows: [Float] = (0..<(6 * rowStride)).map { sin(Float($0) * 0.61) * 3 }
+        let stride = 11
+        for lanes: Int32 in [8, 5, 1] {
+            var vector = [Float](repeating: -7, count: 36 * stride), portable = vector
+            svm_winograd_f4_inputs8(rows, rowStride, lanes, &vector, stride)
+            svm_portable_winograd_f4_inputs8(rows, rowStride, lanes, &portable, stride)
+            XCTAssertEqual(vector.map(\.bitPattern), portable.map(\.bitPattern), "inputs, \(lanes) lanes")
+            XCTAssertEqual(vector[Int(lanes)], lanes == 8 ? vector[8] : -7, "wrote past lane \(lanes)")
+        }
+        let m: [Float] = (0..<(36 * stride + 8)).map { cos(Float($0) * 0.37) * 5 }
+        let width = 40
+        for (valid, columns): (Int32, Int32) in [(4, 32), (3, 32), (4, 30), (1, 7)] {
+            var vector = [Float](repeating: -9, count: 5 * width), portable = vector
+            svm_winograd_f4_outputs8(m, stride, 0.25, valid, columns, &vector, width)
+            svm_portable_winograd_f4_outputs8(m, stride, 0.25, valid, columns, &portable, width)
+            XCTAssertEqual(vector.map(\.bitPattern), portable.map(\.bitPattern), "outputs \((valid, columns))")
+            for i in 0..<5 { for x in 0..<width where i >= valid || x >= columns {
+                XCTAssertEqual(vector[i * width + x], -9, "outputs \((valid, columns)) wrote [\(i), \(x)]")
+            } }
+        }
+    }
 }
 
 private extension Double {

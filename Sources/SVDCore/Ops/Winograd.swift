@@ -270,138 +270,45 @@ extension Winograd {
     /// Aᵀ = [1 1 1 1 1 0; 0 1 −1 2 −2 0; 0 1 1 4 4 0; 0 1 −1 8 −8 1].
     enum F4: WinogradTiling {
         static let m = 4, alpha = 6
-        typealias Six = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
-        typealias Four = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
-
-        /// Bᵀ d for one column (or row) d of an input tile.
-        @inline(__always)
-        static func input1D(_ d: Six) -> Six {
-            let d42 = d.4 - d.2, d13 = d.1 - d.3
-            return (d.0 * 4 - d.2 * 5 + d.4,
-                    d.3 + d.4 - (d.1 + d.2) * 4,
-                    d.4 - d.3 + (d.1 - d.2) * 4,
-                    d42 - d13 * 2,
-                    d42 + d13 * 2,
-                    d.1 * 4 - d.3 * 5 + d.5)
-        }
-
-        /// Aᵀ m for one column (or row) m of a product tile.
-        @inline(__always)
-        static func output1D(_ m: Six) -> Four {
-            let a = m.1 + m.2, b = m.1 - m.2, c = m.3 + m.4, d = m.3 - m.4
-            return (m.0 + a + c, b + d * 2, a + c * 4, b + d * 8 + m.5)
-        }
-
         /// V[ξ][ch][t] for the panel's tiles, channel by channel. Each tile-row segment is first copied into 6
-        /// zero-padded rows; groups of 8 tiles are then transformed one tile per lane (a last, partial group
-        /// stores only its valid lanes).
+        /// zero-padded rows; groups of 8 tiles are then transformed one tile per lane (`svm_winograd_f4_inputs8`;
+        /// a last, partial group stores only its valid lanes).
         static func transformInputs(_ x: UnsafePointer<Float>, channels c: Int, range: Range<Int>,
                                     grid g: Winograd.TileGrid, tiles: Range<Int>, into v: UnsafeMutablePointer<Float>) {
             let count = tiles.count
             let rowStride = 4 * g.tilesWide + 40   // room for the 36-float reads of a group starting at any tile
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 6 * rowStride) { buffer in
-                withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 36) { scratch in
-                    let rows6 = buffer.baseAddress!, h6 = scratch.baseAddress!
-                    g.paddedRuns(x, planeChannels: c, channels: range, tiles: tiles, rows: rows6, rowStride: rowStride) { ch, t, run in
-                        var k = 0
-                        while k < run {
-                            transformInput8(rows6, rowStride: rowStride, x0: 4 * k, lanes: min(8, run - k),
-                                            scratch: h6, into: v + ch * count + t + k, stride: c * count)
-                            k += 8
-                        }
+                let rows6 = buffer.baseAddress!
+                g.paddedRuns(x, planeChannels: c, channels: range, tiles: tiles, rows: rows6, rowStride: rowStride) { ch, t, run in
+                    for k in stride(from: 0, to: run, by: 8) {
+                        svm_winograd_f4_inputs8(rows6 + 4 * k, rowStride, Int32(min(8, run - k)),
+                                                v + ch * count + t + k, c * count)
                     }
                 }
             }
         }
 
-        /// Bᵀ d B for 8 tiles starting at column x0 of the 6 padded rows, one tile per lane: each row's six
-        /// stride-4 columns are deinterleaved from two 32-float loads, transformed along x, then along y.
-        @inline(__always)
-        static func transformInput8(_ rows: UnsafePointer<Float>, rowStride: Int, x0: Int, lanes: Int,
-                                    scratch hx: UnsafeMutablePointer<SIMD8<Float>>,
-                                    into dst: UnsafeMutablePointer<Float>, stride: Int) {
-            let raw = UnsafeRawPointer(rows)
-            for i in 0..<6 {
-                let base = 4 * (i * rowStride + x0)
-                let a = raw.loadUnaligned(fromByteOffset: base, as: SIMD32<Float>.self)
-                let b = raw.loadUnaligned(fromByteOffset: base + 16, as: SIMD32<Float>.self)
-                let ae = a.evenHalf, ao = a.oddHalf, be = b.evenHalf, bo = b.oddHalf
-                let r = input1D((ae.evenHalf, ao.evenHalf, ae.oddHalf, ao.oddHalf, be.evenHalf, bo.evenHalf))
-                hx[i * 6] = r.0; hx[i * 6 + 1] = r.1; hx[i * 6 + 2] = r.2
-                hx[i * 6 + 3] = r.3; hx[i * 6 + 4] = r.4; hx[i * 6 + 5] = r.5
-            }
-            let out = UnsafeMutableRawPointer(dst)
-            @inline(__always) func store(_ value: SIMD8<Float>, _ xi: Int) {
-                if lanes == 8 {
-                    out.storeBytes(of: value, toByteOffset: 4 * xi * stride, as: SIMD8<Float>.self)
-                } else {
-                    for lane in 0..<lanes { dst[xi * stride + lane] = value[lane] }
-                }
-            }
-            for j in 0..<6 {
-                let col = input1D((hx[j], hx[6 + j], hx[12 + j], hx[18 + j], hx[24 + j], hx[30 + j]))
-                store(col.0, j); store(col.1, 6 + j); store(col.2, 12 + j)
-                store(col.3, 18 + j); store(col.4, 24 + j); store(col.5, 30 + j)
-            }
-        }
-
-        /// Output rows `rows` (channels) of the panel's tiles from M[ξ][row][t], plus bias, into out [N, O, H, W].
+        /// Output rows `rows` (channels) of the panel's tiles from M[ξ][row][t], plus bias, into out [N, O, H, W],
+        /// 8 tiles at a time (`svm_winograd_f4_outputs8`, which drops what falls outside the plane; lanes past
+        /// the run read the product's slack).
         static func transformOutputs(_ m: UnsafePointer<Float>, outChannels o: Int, rows: Range<Int>,
                                      bias: UnsafePointer<Float>?, grid g: Winograd.TileGrid, tiles: Range<Int>,
                                      into out: UnsafeMutablePointer<Float>) {
             let count = tiles.count, h = g.height, w = g.width
-            withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 24) { scratch in
-                for (r, oc) in rows.enumerated() {
-                    let shift = bias?[oc] ?? 0
-                    var t = 0
-                    while t < count {
-                        let (image, ty, tx) = g.locate(tiles.lowerBound + t)
-                        let run = min(g.tilesWide - tx, count - t)
-                        let plane = out + (image * o + oc) * h * w
-                        var k = 0
-                        while k < run {
-                            transformOutput8(m + r * count + t + k, stride: rows.count * count, bias: shift,
-                                             lanes: min(8, run - k), scratch: scratch.baseAddress!, into: plane,
-                                             height: h, width: w, y: 4 * ty, x: 4 * (tx + k))
-                            k += 8
-                        }
-                        t += run
+            for (r, oc) in rows.enumerated() {
+                let shift = bias?[oc] ?? 0
+                var t = 0
+                while t < count {
+                    let (image, ty, tx) = g.locate(tiles.lowerBound + t)
+                    let run = min(g.tilesWide - tx, count - t)
+                    let plane = out + (image * o + oc) * h * w
+                    let y = 4 * ty, valid = Int32(min(4, h - y))
+                    for k in stride(from: 0, to: run, by: 8) {
+                        let x = 4 * (tx + k)
+                        svm_winograd_f4_outputs8(m + r * count + t + k, rows.count * count, shift, valid,
+                                                 Int32(min(4 * min(8, run - k), w - x)), plane + y * w + x, w)
                     }
-                }
-            }
-        }
-
-        /// Y = Aᵀ M A + bias for 8 tiles (one per lane; `lanes` valid), written to their 4×4 blocks from (y, x)
-        /// where inside the plane. Lanes past `lanes` read the product's slack and are dropped.
-        @inline(__always)
-        static func transformOutput8(_ m: UnsafePointer<Float>, stride: Int, bias: Float, lanes: Int,
-                                     scratch s: UnsafeMutablePointer<SIMD8<Float>>, into plane: UnsafeMutablePointer<Float>,
-                                     height: Int, width: Int, y: Int, x: Int) {
-            let raw = UnsafeRawPointer(m)
-            @inline(__always) func load(_ xi: Int) -> SIMD8<Float> {
-                raw.loadUnaligned(fromByteOffset: 4 * xi * stride, as: SIMD8<Float>.self)
-            }
-            for j in 0..<6 {
-                let col = output1D((load(j), load(6 + j), load(12 + j), load(18 + j), load(24 + j), load(30 + j)))
-                s[j] = col.0; s[6 + j] = col.1; s[12 + j] = col.2; s[18 + j] = col.3
-            }
-            let b = SIMD8<Float>(repeating: bias)
-            for r in 0..<4 where y + r < height {
-                let v = output1D((s[6 * r], s[6 * r + 1], s[6 * r + 2], s[6 * r + 3], s[6 * r + 4], s[6 * r + 5]))
-                let c0 = v.0 + b, c1 = v.1 + b, c2 = v.2 + b, c3 = v.3 + b
-                let row = plane + (y + r) * width + x
-                if lanes == 8 && x + 32 <= width {
-                    for k in 0..<8 {
-                        row[4 * k] = c0[k]; row[4 * k + 1] = c1[k]; row[4 * k + 2] = c2[k]; row[4 * k + 3] = c3[k]
-                    }
-                } else {
-                    for k in 0..<lanes {
-                        let left = width - x - 4 * k
-                        row[4 * k] = c0[k]
-                        if left > 1 { row[4 * k + 1] = c1[k] }
-                        if left > 2 { row[4 * k + 2] = c2[k] }
-                        if left > 3 { row[4 * k + 3] = c3[k] }
-                    }
+                    t += run
                 }
             }
         }
