@@ -164,13 +164,16 @@ final class LinearPartitionTests: XCTestCase {
     }
 }
 
-/// The temporal convolution by F(2, 3) along the frames must match plain sums (odd frame counts included) and be
-/// the same for every worker count.
-final class TemporalWinogradTests: XCTestCase {
+/// The temporal convolution (by F(2, 3) along the frames for wide layers, by one gathered product of depth 3·C
+/// for narrow ones) must match plain sums (odd frame counts included) and be the same for every worker count.
+final class TemporalConvolutionTests: XCTestCase {
     func testMatchesPlainSumsAndIsThreadIndependent() {
-        // The last case has two panels, each split into two output blocks sharing its transformed inputs.
-        for (videos, frames, c, o, spatial) in [(2, 5, 128, 40, 6), (1, 14, 136, 24, 33), (3, 4, 128, 130, 2), (2, 8, 128, 128, 1100)] {
-            XCTAssertTrue(TemporalWinograd.applies(channels: c, frames: frames))
+        // The fourth case has two panels, each split into two output blocks sharing its transformed inputs; the
+        // narrow ones cover the UNet's and the decoder's frame sizes, a partial column block and short videos.
+        for (videos, frames, c, o, spatial) in [(2, 5, 128, 40, 6), (1, 14, 136, 24, 33), (3, 4, 128, 130, 2),
+                                                (2, 8, 128, 128, 1100), (2, 5, 32, 32, 384), (1, 3, 64, 17, 1100),
+                                                (3, 2, 16, 24, 7)] {
+            XCTAssertEqual(TemporalWinograd.applies(channels: c, frames: frames), c >= 128)
             let rows = videos * frames
             let x = Tensor(shape: [rows, c, spatial], values: (0..<(rows * c * spatial)).map { sin(Float($0) * 0.23) })
             let weight = Tensor(shape: [o, c, 3, 1, 1], values: (0..<(o * c * 3)).map { cos(Float($0) * 0.07) * 0.05 })

@@ -52,7 +52,7 @@ public enum Convolution {
         }
         let out = Tensor(uninitialized: [rows, o] + Array(x.shape.dropFirst(2)))
         let xp = x.data
-        if spatial >= directTemporalPositions {
+        if spatial >= directTemporalPositions || c < WinogradProducts.narrowDepth {
             temporalConv3Direct(xp, rows: rows, channels: c, spatial: spatial, weight: weight, bias: bias,
                                 frames: frames, out: out)
             withExtendedLifetime(x) {}
