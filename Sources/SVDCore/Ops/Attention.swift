@@ -5,6 +5,9 @@ import Foundation
 /// score buffer is O(block × keys) instead of O(queries × keys) for all heads at once.
 public enum Attention {
     static let queryBlock = 256
+    /// Up to this many keys, the two products run unpacked (`svm_small_gemm`): BLAS's per-call and packing
+    /// costs dominate short sequences (temporal attention over the frames, the demo model's spatial levels).
+    static let smallKeys = 1024
 
     /// q [n, Lq, heads·d], k and v [n, Lk, heads·d] → [n, Lq, heads·d] (heads concatenated in channel order).
     public static func scaledDotProduct(q: Tensor, k: Tensor, v: Tensor, heads: Int) -> Tensor {
@@ -21,15 +24,26 @@ public enum Attention {
             let b = task / (heads * blocks), h = (task / blocks) % heads
             let q0 = (task % blocks) * queryBlock
             let rows = min(queryBlock, lq - q0)
+            let qBase = qp + (b * lq + q0) * width + h * d
+            let kBase = kp + b * lk * width + h * d
+            let vBase = vp + b * lk * width + h * d
+            let oBase = op + (b * lq + q0) * width + h * d
+            if lk <= smallKeys {
+                ScratchPool.shared.withFloats(rows * lk + d * lk) { scores in
+                    let keys = scores + rows * lk  // scale · Kᵀ [d, lk]
+                    for j in 0..<lk { for p in 0..<d { keys[p * lk + j] = kBase[j * width + p] * scale } }
+                    svm_small_gemm(qBase, width, keys, lk, scores, lk, rows, lk, d)
+                    for r in 0..<rows { softmaxInPlace(scores + r * lk, count: lk) }
+                    svm_small_gemm(scores, lk, vBase, width, oBase, width, rows, d, lk)
+                }
+                return
+            }
             ScratchPool.shared.withFloats(rows * lk) { scores in
-                let qBase = qp + (b * lq + q0) * width + h * d
-                let kBase = kp + b * lk * width + h * d
-                let vBase = vp + b * lk * width + h * d
                 BLAS.sgemm(transB: true, m: rows, n: lk, k: d, alpha: scale, a: qBase, lda: width,
                            b: kBase, ldb: width, c: scores, ldc: lk)
                 for r in 0..<rows { softmaxInPlace(scores + r * lk, count: lk) }
                 BLAS.sgemm(m: rows, n: d, k: lk, a: scores, lda: lk, b: vBase, ldb: width,
-                           c: op + (b * lq + q0) * width + h * d, ldc: width)
+                           c: oBase, ldc: width)
             }
         }
         return out
