@@ -155,33 +155,41 @@ void svm_portable_gelu(const float *x, float *y, size_t n) { for (size_t i = 0; 
 // Softmax: the maximum is exact in any order; the sum is accumulated in 8 fixed lanes then combined in a
 // fixed order, the same in both paths.
 __attribute__((target("avx2,fma")))
-static void softmax_avx2(float *p, size_t n) {
-    float m = -INFINITY;
-    for (size_t i = 0; i < n; i++) m = fmaxf(m, p[i]);
-    __m256 vm = _mm256_set1_ps(m), acc = _mm256_setzero_ps();
+static float softmax_numerators_avx2(float *p, size_t n) {
+    __m256 vmax = _mm256_set1_ps(-INFINITY);
     size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
+    for (; i + 8 <= n; i += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(p + i));
+    float lanes[8];
+    _mm256_storeu_ps(lanes, vmax);
+    float m = -INFINITY;
+    for (int l = 0; l < 8; l++) m = fmaxf(m, lanes[l]);
+    for (; i < n; i++) m = fmaxf(m, p[i]);
+    __m256 vm = _mm256_set1_ps(m), acc = _mm256_setzero_ps();
+    for (i = 0; i + 8 <= n; i += 8) {
         __m256 e = v_exp(_mm256_sub_ps(_mm256_loadu_ps(p + i), vm));
         _mm256_storeu_ps(p + i, e);
         acc = _mm256_add_ps(acc, e);
     }
-    float lanes[8];
     _mm256_storeu_ps(lanes, acc);
     for (; i < n; i++) { float e = s_exp(p[i] - m); p[i] = e; lanes[i % 8] += e; }
-    float sum = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
-    __m256 inv = _mm256_set1_ps(1.0f / sum);
-    for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(p + i, _mm256_mul_ps(_mm256_loadu_ps(p + i), inv));
-    float invs = 1.0f / sum;
-    for (; i < n; i++) p[i] *= invs;
+    return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
 }
 
-void svm_softmax(float *p, size_t n) {
-    if (svm_uses_avx2()) { softmax_avx2(p, n); return; }
+static float softmax_numerators_portable(float *p, size_t n) {
     float m = -INFINITY;
     for (size_t i = 0; i < n; i++) m = fmaxf(m, p[i]);
     float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (size_t i = 0; i < n; i++) { float e = s_exp(p[i] - m); p[i] = e; lanes[i % 8] += e; }
-    float sum = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
-    float inv = 1.0f / sum;
+    return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+}
+
+float svm_softmax_numerators(float *p, size_t n) {
+    return svm_uses_avx2() ? softmax_numerators_avx2(p, n) : softmax_numerators_portable(p, n);
+}
+
+float svm_portable_softmax_numerators(float *p, size_t n) { return softmax_numerators_portable(p, n); }
+
+void svm_softmax(float *p, size_t n) {
+    float inv = 1.0f / svm_softmax_numerators(p, n);
     for (size_t i = 0; i < n; i++) p[i] *= inv;
 }

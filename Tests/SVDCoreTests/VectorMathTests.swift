@@ -47,10 +47,16 @@ final class VectorMathTests: XCTestCase {
         let reference = row.map { Double($0) }
         let m = reference.max()!
         let total = reference.reduce(0) { $0 + ($1 - m).exp }
+        var vector = row, portable = row
         svm_softmax(&row, row.count)
         for (i, x) in reference.enumerated() {
             XCTAssertEqual(Double(row[i]), (x - m).exp / total, accuracy: 1e-7)
         }
+        // The numerators and their sum (attention divides its output rows by it) agree bit for bit across paths.
+        let sum = svm_softmax_numerators(&vector, vector.count)
+        XCTAssertEqual(sum.bitPattern, svm_portable_softmax_numerators(&portable, portable.count).bitPattern)
+        XCTAssertEqual(vector.map(\.bitPattern), portable.map(\.bitPattern))
+        XCTAssertEqual(Double(sum), total, accuracy: 1e-6 * total)
     }
 
     /// The unpacked product used for narrow layers: the AVX2 kernel (blocks of 4 rows × 24 columns, masked last

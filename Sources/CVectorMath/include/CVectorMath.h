@@ -18,6 +18,9 @@ void svm_gelu_gate(const float *value, const float *gate, float *y, size_t n);
 void svm_gelu(const float *x, float *y, size_t n);
 /// p[0..<n] = softmax(p[0..<n]) in place.
 void svm_softmax(float *p, size_t n);
+/// p[i] = exp(p[i] − max p) in place; returns their sum (softmax is p / sum).
+float svm_softmax_numerators(float *p, size_t n);
+float svm_portable_softmax_numerators(float *p, size_t n);
 /// Winograd kernel transforms U[ξ][pair] = (G g Gᵀ)[ξ] for weight pairs first..<first+count of weight
 /// [pairs][3×3]; alpha 4 is F(2×2, 3×3), alpha 6 is F(4×4, 3×3) (G as documented in Winograd.swift).
 void svm_winograd_kernels(const float *weight, size_t pairs, size_t first, size_t count, float *u, int alpha);

@@ -28,22 +28,28 @@ public enum Attention {
             let kBase = kp + b * lk * width + h * d
             let vBase = vp + b * lk * width + h * d
             let oBase = op + (b * lq + q0) * width + h * d
-            if lk <= smallKeys {
-                ScratchPool.shared.withFloats(rows * lk + d * lk) { scores in
-                    let keys = scores + rows * lk  // scale · Kᵀ [d, lk]
+            // Rows of scores become softmax numerators; the output rows are divided by their sums afterwards
+            // (d values per row instead of lk).
+            ScratchPool.shared.withFloats(rows * lk + rows + (lk <= smallKeys ? d * lk : 0)) { scores in
+                let inverse = scores + rows * lk
+                if lk <= smallKeys {
+                    let keys = inverse + rows  // scale · Kᵀ [d, lk]
                     for j in 0..<lk { for p in 0..<d { keys[p * lk + j] = kBase[j * width + p] * scale } }
                     svm_small_gemm(qBase, width, keys, lk, scores, lk, rows, lk, d)
-                    for r in 0..<rows { softmaxInPlace(scores + r * lk, count: lk) }
-                    svm_small_gemm(scores, lk, vBase, width, oBase, width, rows, d, lk)
+                } else {
+                    BLAS.sgemm(transB: true, m: rows, n: lk, k: d, alpha: scale, a: qBase, lda: width,
+                               b: kBase, ldb: width, c: scores, ldc: lk)
                 }
-                return
-            }
-            ScratchPool.shared.withFloats(rows * lk) { scores in
-                BLAS.sgemm(transB: true, m: rows, n: lk, k: d, alpha: scale, a: qBase, lda: width,
-                           b: kBase, ldb: width, c: scores, ldc: lk)
-                for r in 0..<rows { softmaxInPlace(scores + r * lk, count: lk) }
-                BLAS.sgemm(m: rows, n: d, k: lk, a: scores, lda: lk, b: vBase, ldb: width,
-                           c: oBase, ldc: width)
+                for r in 0..<rows { inverse[r] = 1 / svm_softmax_numerators(scores + r * lk, lk) }
+                if lk <= smallKeys {
+                    svm_small_gemm(scores, lk, vBase, width, oBase, width, rows, d, lk)
+                } else {
+                    BLAS.sgemm(m: rows, n: d, k: lk, a: scores, lda: lk, b: vBase, ldb: width, c: oBase, ldc: width)
+                }
+                for r in 0..<rows {
+                    let row = oBase + r * width, factor = inverse[r]
+                    for p in 0..<d { row[p] *= factor }
+                }
             }
         }
         return out
