@@ -142,7 +142,8 @@ final class LinearPartitionTests: XCTestCase {
     func testRowAndColumnSplitsMatchPlainSums() {
         XCTAssertEqual(ProductPartition(rows: 14336, columns: 2560).columnBlocks, 1)   // many rows: row blocks
         XCTAssertEqual(ProductPartition(rows: 224, columns: 10240).rowBlocks, 1)       // few rows: column blocks
-        for (rows, k, o) in [(5, 33, 700), (3000, 17, 40), (224, 64, 1024)] {
+        // Depths under 128 multiply unpacked, the last two through BLAS.
+        for (rows, k, o) in [(5, 33, 700), (3000, 17, 40), (224, 64, 1024), (300, 160, 96), (224, 128, 1100)] {
             let x = Tensor(shape: [rows, k], values: (0..<(rows * k)).map { sin(Float($0) * 0.29) })
             let weight = Tensor(shape: [o, k], values: (0..<(o * k)).map { cos(Float($0) * 0.13) })
             let bias = Tensor(shape: [o], values: (0..<o).map { Float($0) * 0.001 })

@@ -1,3 +1,5 @@
+import CVectorMath
+
 /// Fully connected layers and plain matrix products on row-major tensors.
 public enum Linear {
     /// Rows per BLAS call of row-blocked callers: fixed, so the partition (and every result bit) is independent
@@ -35,11 +37,28 @@ public enum Linear {
         blockProduct(x, rows: rows, weight: weight, bias: bias, columns: 0..<weight.shape[0], into: out)
     }
 
-    /// Output columns `columns` of `rowsProduct` (out keeps the full row stride).
+    /// Output columns `columns` of `rowsProduct` (out keeps the full row stride). Layers narrower than
+    /// `WinogradProducts.narrowDepth` inputs multiply unpacked (`svm_small_gemm`) with a transposed copy of
+    /// the block's weights, then add the bias; wider ones through BLAS, from the bias.
     @inline(__always)
     static func blockProduct(_ x: UnsafePointer<Float>, rows: Int, weight: Tensor, bias: Tensor?, columns: Range<Int>,
                              into out: UnsafeMutablePointer<Float>) {
         let inFeatures = weight.shape[1], outFeatures = weight.shape[0]
+        if inFeatures < WinogradProducts.narrowDepth {
+            let n = columns.count, w = weight.data + columns.lowerBound * inFeatures
+            ScratchPool.shared.withFloats(inFeatures * n) { transposed in
+                for j in 0..<n { for p in 0..<inFeatures { transposed[p * n + j] = w[j * inFeatures + p] } }
+                svm_small_gemm(x, inFeatures, transposed, n, out + columns.lowerBound, outFeatures, rows, n, inFeatures)
+            }
+            if let bias {
+                let b = bias.data + columns.lowerBound
+                for i in 0..<rows {
+                    let row = out + i * outFeatures + columns.lowerBound
+                    for j in 0..<n { row[j] += b[j] }
+                }
+            }
+            return
+        }
         if let bias {
             for i in 0..<rows {
                 (out + i * outFeatures + columns.lowerBound).update(from: bias.data + columns.lowerBound,
