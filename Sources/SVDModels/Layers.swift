@@ -30,6 +30,12 @@ public struct Conv2dLayer {
     public func callAsFunction(_ x: Tensor) -> Tensor {
         weight.withFloat32 { Convolution.conv2d(x, weight: $0, bias: bias, stride: stride, padding: padding) }
     }
+    /// The convolution of input(x), normalising as it reads where it can.
+    public func callAsFunction(_ x: Tensor, input: ChannelAffine) -> Tensor {
+        weight.withFloat32 {
+            Convolution.conv2d(x, weight: $0, bias: bias, stride: stride, padding: padding, input: input)
+        }
+    }
 }
 
 /// Conv3d with kernel (3, 1, 1), padding (1, 0, 0), on the frame-flattened layout.
@@ -59,6 +65,10 @@ public struct GroupNormLayer {
     public func callAsFunction(_ x: Tensor, framesPerSample: Int = 1, silu: Bool = false) -> Tensor {
         Normalization.groupNorm(x, groups: groups, weight: weight, bias: bias, eps: eps,
                                 framesPerSample: framesPerSample, silu: silu)
+    }
+    /// The per-image norm as an affine map per (image, channel), for a convolution to apply as it reads.
+    public func affine(_ x: Tensor, silu: Bool) -> ChannelAffine {
+        Normalization.groupNormAffine(x, groups: groups, weight: weight, bias: bias, eps: eps, silu: silu)
     }
 }
 

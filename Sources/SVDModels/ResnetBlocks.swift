@@ -19,12 +19,12 @@ public struct ResnetBlock2D {
 
     /// x [n, C, y, x]; temb [n, T] (one row per image) or nil.
     public func callAsFunction(_ x: Tensor, temb: Tensor?) -> Tensor {
-        var h = conv1(norm1(x, silu: true))
+        var h = conv1(x, input: norm1.affine(x, silu: true))
         if let timeEmbProj, let temb {
             h = Elementwise.addBroadcast(h, perChannel: timeEmbProj(Elementwise.silu(temb)),
                                          rows: h.shape[0], channels: h.shape[1])
         }
-        h = conv2(norm2(h, silu: true))
+        h = conv2(h, input: norm2.affine(h, silu: true))
         Elementwise.addInPlace(h, shortcut.map { $0(x) } ?? x)
         return h
     }

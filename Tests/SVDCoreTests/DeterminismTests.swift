@@ -127,6 +127,26 @@ final class WinogradTests: XCTestCase {
         XCTAssertLessThan(worst / scale, 5e-5)   // F(4×4) tiles; the error grows slowly with the depth C
     }
 
+    /// A GroupNorm applied as the convolution gathers its tiles gives the bits of convolving the normalised
+    /// tensor, on both tilings, narrow and wide layers and the non-Winograd fallback.
+    func testNormalisingWhileGatheringMatchesNormalisedCopy() {
+        for (n, c, o, h, w, kernel) in [(3, 32, 32, 16, 24, 3), (2, 128, 64, 2, 3, 3), (2, 64, 16, 9, 13, 3), (2, 32, 8, 7, 5, 3),
+                                        (1, 32, 32, 6, 6, 1)] {
+            let x = Tensor(shape: [n, c, h, w], values: (0..<(n * c * h * w)).map { sin(Float($0) * 0.37) * 2 + 0.5 })
+            let weight = Tensor(shape: [o, c, kernel, kernel], values: (0..<(o * c * kernel * kernel)).map { cos(Float($0) * 0.11) * 0.05 })
+            let bias = Tensor(shape: [o], values: (0..<o).map { Float($0) * 0.01 - 0.2 })
+            let gamma = Tensor(shape: [c], values: (0..<c).map { 1 + Float($0) * 0.01 })
+            let beta = Tensor(shape: [c], values: (0..<c).map { Float($0) * -0.02 })
+            let affine = Normalization.groupNormAffine(x, groups: 8, weight: gamma, bias: beta, eps: 1e-6, silu: true)
+            let normalised = Normalization.groupNorm(x, groups: 8, weight: gamma, bias: beta, eps: 1e-6, silu: true)
+            XCTAssertEqual(affine.apply(x).array.map(\.bitPattern), normalised.array.map(\.bitPattern))
+            let padding: Padding2D = .same(kernel / 2)
+            let fused = Convolution.conv2d(x, weight: weight, bias: bias, padding: padding, input: affine)
+            let reference = Convolution.conv2d(normalised, weight: weight, bias: bias, padding: padding)
+            XCTAssertEqual(fused.array.map(\.bitPattern), reference.array.map(\.bitPattern), "\((n, c, o, h, w, kernel))")
+        }
+    }
+
     func testLargeTilesWhereTheyNeedFewerProducts() {
         XCTAssertTrue(Winograd.usesLargeTiles(height: 16, width: 32))   // UNet level 0 at 128×256
         XCTAssertTrue(Winograd.usesLargeTiles(height: 4, width: 8))

@@ -17,15 +17,19 @@ public enum Convolution {
     public static let panelFloats = 1 << 22
     static let maxPanelColumns = 2048
 
-    /// Cross-correlation of x [N, C, H, W] with weight [O, C, kh, kw] (PyTorch's Conv2d).
+    /// Cross-correlation of x [N, C, H, W] with weight [O, C, kh, kw] (PyTorch's Conv2d) — of `input`(x) if
+    /// given: the Winograd paths apply it as they gather their tiles, so the normalised input never exists
+    /// whole; the others convolve a normalised copy. Either way the result is the same bits as
+    /// conv2d(input.apply(x)).
     public static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1,
-                              padding: Padding2D) -> Tensor {
+                              padding: Padding2D, input: ChannelAffine? = nil) -> Tensor {
         let n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
         let o = weight.shape[0], kh = weight.shape[2], kw = weight.shape[3]
         precondition(weight.shape[1] == c, "conv2d: input \(x.shape) vs weight \(weight.shape)")
         if Winograd.applies(channels: c, outChannels: o, kh: kh, kw: kw, stride: stride, padding: padding) {
-            return Winograd.conv3x3(x, weight: weight, bias: bias)
+            return Winograd.conv3x3(x, weight: weight, bias: bias, input: input)
         }
+        if let input { return conv2d(input.apply(x), weight: weight, bias: bias, stride: stride, padding: padding) }
         let oh = (h + padding.top + padding.bottom - kh) / stride + 1
         let ow = (w + padding.left + padding.right - kw) / stride + 1
         let out = Tensor(uninitialized: [n, o, oh, ow])

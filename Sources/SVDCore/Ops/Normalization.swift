@@ -5,36 +5,48 @@ public enum Normalization {
     /// `silu` fuses the activation that follows almost every norm.
     public static func groupNorm(_ x: Tensor, groups: Int, weight: Tensor, bias: Tensor, eps: Float,
                                  framesPerSample frames: Int = 1, silu: Bool = false) -> Tensor {
+        groupNormAffine(x, groups: groups, weight: weight, bias: bias, eps: eps, framesPerSample: frames,
+                        silu: silu).apply(x)
+    }
+
+    /// The same GroupNorm as one affine map (and activation) per (image, channel), for a consumer that
+    /// normalises as it reads (`Convolution.conv2d(_:input:…)`) instead of from a normalised copy.
+    public static func groupNormAffine(_ x: Tensor, groups: Int, weight: Tensor, bias: Tensor, eps: Float,
+                                       framesPerSample frames: Int = 1, silu: Bool = false) -> ChannelAffine {
         let channels = x.shape[1]
         let spatial = x.count / (x.shape[0] * channels)
         let samples = x.shape[0] / frames
         precondition(samples * frames == x.shape[0] && channels % groups == 0, "groupNorm: bad shape \(x.shape)")
         let perGroup = channels / groups
-        let out = Tensor(uninitialized: x.shape)
-        let xp = x.data, op = out.data, wp = weight.data, bp = bias.data
-        Parallel.forEach(samples * groups) { task in
-            let s = task / groups, g = task % groups
-            let span = perGroup * spatial  // the group's channels are contiguous within each frame
-            var sum = 0.0
-            for f in 0..<frames { sum += Statistics.sum(xp + ((s * frames + f) * channels + g * perGroup) * spatial, count: span) }
-            let n = Double(frames * span)
-            let mean = sum / n
-            var sq = 0.0
-            for f in 0..<frames {
-                sq += Statistics.squaredDeviations(xp + ((s * frames + f) * channels + g * perGroup) * spatial,
-                                                   count: span, mean: mean)
-            }
-            let invStd = Float(1 / (sq / n + Double(eps)).squareRoot())
-            let meanF = Float(mean)
-            for f in 0..<frames {
-                for c in (g * perGroup)..<((g + 1) * perGroup) {
-                    let scale = wp[c] * invStd, shift = bp[c] - meanF * scale
-                    let base = ((s * frames + f) * channels + c) * spatial
-                    Elementwise.affine(xp + base, into: op + base, count: spatial, scale: scale, shift: shift, silu: silu)
+        var scale = [Float](repeating: 0, count: x.shape[0] * channels), shift = scale
+        let xp = x.data, wp = weight.data, bp = bias.data
+        scale.withUnsafeMutableBufferPointer { sp in shift.withUnsafeMutableBufferPointer { hp in
+            let sp = sp.baseAddress!, hp = hp.baseAddress!
+            Parallel.forEach(samples * groups) { task in
+                let s = task / groups, g = task % groups
+                let span = perGroup * spatial  // the group's channels are contiguous within each frame
+                var sum = 0.0
+                for f in 0..<frames { sum += Statistics.sum(xp + ((s * frames + f) * channels + g * perGroup) * spatial, count: span) }
+                let n = Double(frames * span)
+                let mean = sum / n
+                var sq = 0.0
+                for f in 0..<frames {
+                    sq += Statistics.squaredDeviations(xp + ((s * frames + f) * channels + g * perGroup) * spatial,
+                                                       count: span, mean: mean)
+                }
+                let invStd = Float(1 / (sq / n + Double(eps)).squareRoot())
+                let meanF = Float(mean)
+                for f in 0..<frames {
+                    for c in (g * perGroup)..<((g + 1) * perGroup) {
+                        let row = (s * frames + f) * channels + c
+                        sp[row] = wp[c] * invStd
+                        hp[row] = bp[c] - meanF * sp[row]
+                    }
                 }
             }
-        }
-        return out
+        } }
+        withExtendedLifetime(x) {}
+        return ChannelAffine(scale: scale, shift: shift, silu: silu)
     }
 
     /// LayerNorm over the last axis.
@@ -53,6 +65,32 @@ public enum Normalization {
                 for i in 0..<d { o[i] = (p[i] - m) * invStd * wp[i] + bp[i] }
             }
         }
+        return out
+    }
+}
+
+/// y = x · scale + shift (then SiLU if `silu`) with one scale and shift per (image, channel) plane of an
+/// [N, C, spatial…] tensor: a GroupNorm reduced to what its consumers apply.
+public struct ChannelAffine {
+    public let scale: [Float]
+    public let shift: [Float]
+    public let silu: Bool
+
+    /// Plane `plane` (= image · C + channel), elements `count` from `src`, into `dst`.
+    @inline(__always)
+    public func apply(plane: Int, _ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, count: Int) {
+        Elementwise.affine(src, into: dst, count: count, scale: scale[plane], shift: shift[plane], silu: silu)
+    }
+
+    /// The normalised tensor.
+    public func apply(_ x: Tensor) -> Tensor {
+        let planes = scale.count, spatial = x.count / planes
+        let out = Tensor(uninitialized: x.shape)
+        let xp = x.data, op = out.data
+        Parallel.forEach(planes) { plane in
+            apply(plane: plane, xp + plane * spatial, into: op + plane * spatial, count: spatial)
+        }
+        withExtendedLifetime(x) {}
         return out
     }
 }

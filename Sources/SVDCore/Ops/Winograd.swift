@@ -19,10 +19,11 @@ enum Winograd {
         36 * ((h + 3) / 4) * ((w + 3) / 4) < 16 * ((h + 1) / 2) * ((w + 1) / 2)
     }
 
-    static func conv3x3(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
+    /// `input`, if given, is applied to x as it is read (zero padding stays zero, as for a normalised copy).
+    static func conv3x3(_ x: Tensor, weight: Tensor, bias: Tensor?, input: ChannelAffine? = nil) -> Tensor {
         usesLargeTiles(height: x.shape[2], width: x.shape[3])
-            ? conv3x3(x, weight: weight, bias: bias, tiled: F4.self)
-            : conv3x3(x, weight: weight, bias: bias, tiled: F2.self)
+            ? conv3x3(x, weight: weight, bias: bias, tiled: F4.self, input: input)
+            : conv3x3(x, weight: weight, bias: bias, tiled: F2.self, input: input)
     }
 
     /// One tiling chosen at run time (tests compare both).
@@ -30,7 +31,8 @@ enum Winograd {
         tiling.conv(x, weight: weight, bias: bias)
     }
 
-    static func conv3x3<T: WinogradTiling>(_ x: Tensor, weight: Tensor, bias: Tensor?, tiled: T.Type) -> Tensor {
+    static func conv3x3<T: WinogradTiling>(_ x: Tensor, weight: Tensor, bias: Tensor?, tiled: T.Type,
+                                           input: ChannelAffine? = nil) -> Tensor {
         let n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
         let o = weight.shape[0]
         let grid = TileGrid(height: h, width: w, tile: T.m)
@@ -41,11 +43,11 @@ enum Winograd {
         products.run(kernels: { first, count, stride, u in
             svm_winograd_kernels(wp + first * 9, stride, 0, count, u, Int32(T.alpha))
         }, inputs: { channels, tiles, v in
-            T.transformInputs(xp, channels: c, range: channels, grid: grid, tiles: tiles, into: v)
+            T.transformInputs(xp, channels: c, range: channels, grid: grid, tiles: tiles, input: input, into: v)
         }, outputs: { m, rows, tiles in
             T.transformOutputs(m, outChannels: o, rows: rows, bias: bp, grid: grid, tiles: tiles, into: op)
         })
-        withExtendedLifetime((x, weight, bias)) {}
+        withExtendedLifetime((x, weight, bias, input)) {}
         return out
     }
 
@@ -64,11 +66,12 @@ enum Winograd {
         }
 
         /// For each channel of `channels` and each run of `tiles` within one tile row: copies the run's
-        /// tile + 2 input rows (from one column left of the run, zero outside the plane) into `rows` (row stride
-        /// rowStride, zero beyond the run), then calls body(channel, index of the run's first tile in `tiles`,
-        /// tiles in the run).
+        /// tile + 2 input rows (from one column left of the run, zero outside the plane; through `input` if
+        /// given) into `rows` (row stride rowStride, zero beyond the run), then calls body(channel, index of the
+        /// run's first tile in `tiles`, tiles in the run).
         func paddedRuns(_ x: UnsafePointer<Float>, planeChannels c: Int, channels: Range<Int>, tiles: Range<Int>,
-                        rows: UnsafeMutablePointer<Float>, rowStride: Int, _ body: (Int, Int, Int) -> Void) {
+                        input: ChannelAffine?, rows: UnsafeMutablePointer<Float>, rowStride: Int,
+                        _ body: (Int, Int, Int) -> Void) {
             for ch in channels {
                 var t = 0
                 while t < tiles.count {
@@ -81,7 +84,12 @@ enum Winograd {
                         dst.update(repeating: 0, count: rowStride)
                         guard y >= 0 && y < height else { continue }
                         let lo = max(x0, 0), hi = min(x0 + span, width)
-                        if hi > lo { (dst + (lo - x0)).update(from: plane + y * width + lo, count: hi - lo) }
+                        guard hi > lo else { continue }
+                        if let input {
+                            input.apply(plane: image * c + ch, plane + y * width + lo, into: dst + (lo - x0), count: hi - lo)
+                        } else {
+                            (dst + (lo - x0)).update(from: plane + y * width + lo, count: hi - lo)
+                        }
                     }
                     body(ch, t, run)
                     t += run
@@ -96,9 +104,10 @@ protocol WinogradTiling {
     /// Output tile side m; input tiles are alpha = m + 2 wide.
     static var m: Int { get }
     static var alpha: Int { get }
-    /// V[ξ][ch][t] for the panel's tiles and the channels `range` of the input's `channels`.
+    /// V[ξ][ch][t] for the panel's tiles and the channels `range` of the input's `channels` (read through
+    /// `input` if given).
     static func transformInputs(_ x: UnsafePointer<Float>, channels: Int, range: Range<Int>, grid: Winograd.TileGrid,
-                                tiles: Range<Int>, into v: UnsafeMutablePointer<Float>)
+                                tiles: Range<Int>, input: ChannelAffine?, into v: UnsafeMutablePointer<Float>)
     /// Output rows `rows` (channels) of the panel's tiles from M[ξ][row][t], plus bias, into out [N, O, H, W].
     static func transformOutputs(_ m: UnsafePointer<Float>, outChannels: Int, rows: Range<Int>, bias: UnsafePointer<Float>?,
                                  grid: Winograd.TileGrid, tiles: Range<Int>, into out: UnsafeMutablePointer<Float>)
@@ -114,12 +123,13 @@ extension Winograd {
         /// Each tile-row segment is first copied into 4 zero-padded rows, so every run of 8 tiles takes the vector
         /// path (the same operations as the scalar path, which does the remainder).
         static func transformInputs(_ x: UnsafePointer<Float>, channels c: Int, range: Range<Int>, grid g: TileGrid,
-                                    tiles: Range<Int>, into v: UnsafeMutablePointer<Float>) {
+                                    tiles: Range<Int>, input: ChannelAffine?, into v: UnsafeMutablePointer<Float>) {
             let count = tiles.count
             let rowStride = 2 * g.tilesWide + 2 + 16
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * rowStride) { buffer in
                 let rows4 = buffer.baseAddress!
-                g.paddedRuns(x, planeChannels: c, channels: range, tiles: tiles, rows: rows4, rowStride: rowStride) { ch, t, run in
+                g.paddedRuns(x, planeChannels: c, channels: range, tiles: tiles, input: input, rows: rows4,
+                             rowStride: rowStride) { ch, t, run in
                     var k = 0
                     while k + 8 <= run {
                         transformInput8(rows4, width: rowStride, y0: 0, x0: 2 * k, into: v + ch * count + t + k,
@@ -274,12 +284,14 @@ extension Winograd {
         /// zero-padded rows; groups of 8 tiles are then transformed one tile per lane (`svm_winograd_f4_inputs8`;
         /// a last, partial group stores only its valid lanes).
         static func transformInputs(_ x: UnsafePointer<Float>, channels c: Int, range: Range<Int>,
-                                    grid g: Winograd.TileGrid, tiles: Range<Int>, into v: UnsafeMutablePointer<Float>) {
+                                    grid g: Winograd.TileGrid, tiles: Range<Int>, input: ChannelAffine?,
+                                    into v: UnsafeMutablePointer<Float>) {
             let count = tiles.count
             let rowStride = 4 * g.tilesWide + 40   // room for the 36-float reads of a group starting at any tile
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 6 * rowStride) { buffer in
                 let rows6 = buffer.baseAddress!
-                g.paddedRuns(x, planeChannels: c, channels: range, tiles: tiles, rows: rows6, rowStride: rowStride) { ch, t, run in
+                g.paddedRuns(x, planeChannels: c, channels: range, tiles: tiles, input: input, rows: rows6,
+                             rowStride: rowStride) { ch, t, run in
                     for k in stride(from: 0, to: run, by: 8) {
                         svm_winograd_f4_inputs8(rows6 + 4 * k, rowStride, Int32(min(8, run - k)),
                                                 v + ch * count + t + k, c * count)
