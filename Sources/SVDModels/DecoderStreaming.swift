@@ -10,8 +10,9 @@ public enum DecoderStreaming {
     /// Output positions per convolution task (the engine's column chunk).
     static let columnChunk = 2048
     /// Live per-frame tensors of a per-image stage, in units of its widest per-frame tensor: the group's input
-    /// copy and output, a resnet's norm and conv outputs and shortcut, or the attention's normed map and q, k, v.
-    public static let frameStageLiveTensors = 8
+    /// copy and output, a resnet's conv outputs and shortcut (its norms are applied as the convolutions read),
+    /// or the attention's normed map and q, k, v.
+    public static let frameStageLiveTensors = 6
 
     /// Frames per group for maps of `pixels` positions in a chunk of `frames`, aiming at `tasks` parallel tasks.
     public static func framesPerGroup(pixels: Int, frames: Int, tasks: Int) -> Int {

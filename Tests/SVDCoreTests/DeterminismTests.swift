@@ -64,7 +64,7 @@ final class DeterminismTests: XCTestCase {
 final class WinogradTests: XCTestCase {
     func testMatchesDirectConvolutionAndIsThreadIndependent() {
         // Depth ≥ 128 multiplies through BLAS; the narrow shapes (the demo model's 32–64 channels, a 96-channel
-        // skip concatenation, several panels at 25×16×24) through svm_small_gemm.
+        // skip concatenation, several panels at 25×16×24) through NarrowProduct.
         for (n, c, o, h, w) in [(3, 128, 40, 7, 10), (2, 136, 128, 16, 9), (1, 128, 16, 1, 1), (5, 128, 64, 2, 3),
                                 (2, 128, 24, 6, 40), (25, 32, 32, 16, 24), (3, 16, 48, 7, 10), (2, 96, 64, 9, 13),
                                 (5, 64, 17, 2, 3)] {

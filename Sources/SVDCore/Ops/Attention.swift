@@ -5,7 +5,7 @@ import Foundation
 /// score buffer is O(block × keys) instead of O(queries × keys) for all heads at once.
 public enum Attention {
     static let queryBlock = 256
-    /// Up to this many keys, the two products run unpacked (`svm_small_gemm`): BLAS's per-call and packing
+    /// Up to this many keys, the two products run unpacked (`NarrowProduct`): BLAS's per-call and packing
     /// costs dominate short sequences (temporal attention over the frames, the demo model's spatial levels).
     static let smallKeys = 1024
 
@@ -35,14 +35,15 @@ public enum Attention {
                 if lk <= smallKeys {
                     let keys = inverse + rows  // scale · Kᵀ [d, lk]
                     for j in 0..<lk { for p in 0..<d { keys[p * lk + j] = kBase[j * width + p] * scale } }
-                    svm_small_gemm(qBase, width, keys, lk, scores, lk, rows, lk, d)
+                    NarrowProduct.multiply(m: rows, n: lk, k: d, a: qBase, lda: width, b: keys, ldb: lk, c: scores, ldc: lk)
                 } else {
                     BLAS.sgemm(transB: true, m: rows, n: lk, k: d, alpha: scale, a: qBase, lda: width,
                                b: kBase, ldb: width, c: scores, ldc: lk)
                 }
                 for r in 0..<rows { inverse[r] = 1 / svm_softmax_numerators(scores + r * lk, lk) }
                 if lk <= smallKeys {
-                    svm_small_gemm(scores, lk, vBase, width, oBase, width, rows, d, lk)
+                    NarrowProduct.multiply(m: rows, n: d, k: lk, a: scores, lda: lk, b: vBase, ldb: width, c: oBase,
+                                           ldc: width)
                 } else {
                     BLAS.sgemm(m: rows, n: d, k: lk, a: scores, lda: lk, b: vBase, ldb: width, c: oBase, ldc: width)
                 }

@@ -56,7 +56,7 @@ public enum Convolution {
         }
         let out = Tensor(uninitialized: [rows, o] + Array(x.shape.dropFirst(2)))
         let xp = x.data
-        if spatial >= directTemporalPositions || c < WinogradProducts.narrowDepth {
+        if spatial >= directTemporalPositions || NarrowProduct.applies(depth: c) {
             temporalConv3Direct(xp, rows: rows, channels: c, spatial: spatial, weight: weight, bias: bias,
                                 frames: frames, out: out)
             withExtendedLifetime(x) {}

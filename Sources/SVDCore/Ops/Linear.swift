@@ -1,5 +1,3 @@
-import CVectorMath
-
 /// Fully connected layers and plain matrix products on row-major tensors.
 public enum Linear {
     /// Rows per BLAS call of row-blocked callers: fixed, so the partition (and every result bit) is independent
@@ -37,18 +35,19 @@ public enum Linear {
         blockProduct(x, rows: rows, weight: weight, bias: bias, columns: 0..<weight.shape[0], into: out)
     }
 
-    /// Output columns `columns` of `rowsProduct` (out keeps the full row stride). Layers narrower than
-    /// `WinogradProducts.narrowDepth` inputs multiply unpacked (`svm_small_gemm`) with a transposed copy of
-    /// the block's weights, then add the bias; wider ones through BLAS, from the bias.
+    /// Output columns `columns` of `rowsProduct` (out keeps the full row stride). Narrow layers
+    /// (`NarrowProduct`) multiply a transposed copy of the block's weights, then add the bias; wider ones go
+    /// through BLAS, from the bias.
     @inline(__always)
     static func blockProduct(_ x: UnsafePointer<Float>, rows: Int, weight: Tensor, bias: Tensor?, columns: Range<Int>,
                              into out: UnsafeMutablePointer<Float>) {
         let inFeatures = weight.shape[1], outFeatures = weight.shape[0]
-        if inFeatures < WinogradProducts.narrowDepth {
+        if NarrowProduct.applies(depth: inFeatures) {
             let n = columns.count, w = weight.data + columns.lowerBound * inFeatures
             ScratchPool.shared.withFloats(inFeatures * n) { transposed in
                 for j in 0..<n { for p in 0..<inFeatures { transposed[p * n + j] = w[j * inFeatures + p] } }
-                svm_small_gemm(x, inFeatures, transposed, n, out + columns.lowerBound, outFeatures, rows, n, inFeatures)
+                NarrowProduct.multiply(m: rows, n: n, k: inFeatures, a: x, lda: inFeatures, b: transposed, ldb: n,
+                                       c: out + columns.lowerBound, ldc: outFeatures)
             }
             if let bias {
                 let b = bias.data + columns.lowerBound

@@ -1,4 +1,3 @@
-import CVectorMath
 import Foundation
 
 /// A video's temporal GroupNorm (statistics over all its frames) reduced to one affine map per channel, so
@@ -121,12 +120,11 @@ extension Convolution {
     /// Narrow layers gather each block of this many columns of the three source frames into one panel.
     static let narrowTemporalBlock = 128
 
-    /// The weight [O, C, 3, 1, 1] as `temporalColumns` multiplies it: for narrow layers (depth under
-    /// `WinogradProducts.narrowDepth`) in its own order, one (O, 3·C) matrix; otherwise as three contiguous
-    /// (O, C) matrices, one per temporal tap.
+    /// The weight [O, C, 3, 1, 1] as `temporalColumns` multiplies it: for narrow layers (`NarrowProduct`) in
+    /// its own order, one (O, 3·C) matrix; otherwise as three contiguous (O, C) matrices, one per temporal tap.
     static func temporalTaps(_ weight: Tensor) -> [Float] {
         let n = weight.shape[0] * weight.shape[1]
-        if weight.shape[1] < WinogradProducts.narrowDepth { return weight.array }
+        if NarrowProduct.applies(depth: weight.shape[1]) { return weight.array }
         var taps = [Float](repeating: 0, count: 3 * n)
         for t in 0..<3 { for i in 0..<n { taps[t * n + i] = weight.data[i * 3 + t] } }
         withExtendedLifetime(weight) {}
@@ -136,13 +134,13 @@ extension Convolution {
     /// One (output frame, column chunk) task of the (3,1,1) temporal convolution (`taps` from `temporalTaps`),
     /// `source(t)` being input frame f+t−1 (nil past the video's ends, zero padding). Wide layers: the bias,
     /// then one BLAS product per tap in tap order. Narrow layers: per block of columns, the three frames'
-    /// rows (channel, tap) gathered into a panel (zero rows for missing frames), one product of depth 3·C
-    /// (`svm_small_gemm`), then the bias. `temporalConv3` on narrow layers and on frames of
+    /// rows (channel, tap) gathered into a panel (zero rows for missing frames), one unpacked product of depth
+    /// 3·C, then the bias. `temporalConv3` on narrow layers and on frames of
     /// `directTemporalPositions` and more is exactly this.
     static func temporalColumns(taps: UnsafePointer<Float>, bias: Tensor?, outChannels o: Int, inChannels c: Int,
                                 spatial: Int, start: Int, cols: Int, into dst: UnsafeMutablePointer<Float>,
                                 source: (Int) -> UnsafePointer<Float>?) {
-        if c < WinogradProducts.narrowDepth {
+        if NarrowProduct.applies(depth: c) {
             let frames = [source(0), source(1), source(2)], block = narrowTemporalBlock
             ScratchPool.shared.withFloats(3 * c * block) { panel in
                 for j0 in stride(from: 0, to: cols, by: block) {
@@ -154,7 +152,8 @@ extension Convolution {
                             else { row.update(repeating: 0, count: n) }
                         }
                     }
-                    svm_small_gemm(taps, 3 * c, panel, n, dst + j0, spatial, o, n, 3 * c)
+                    NarrowProduct.multiply(m: o, n: n, k: 3 * c, a: taps, lda: 3 * c, b: panel, ldb: n, c: dst + j0,
+                                           ldc: spatial)
                     if let bias {
                         for oc in 0..<o {
                             let row = dst + oc * spatial + j0, shift = bias.data[oc]

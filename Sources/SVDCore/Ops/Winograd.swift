@@ -11,7 +11,7 @@ enum Winograd {
     /// output), where the transforms would cost more than the products they save.
     static func applies(channels: Int, outChannels: Int, kh: Int, kw: Int, stride: Int, padding: Padding2D) -> Bool {
         kh == 3 && kw == 3 && stride == 1 && padding == .same(1)
-            && (channels >= WinogradProducts.narrowDepth || (channels >= 16 && outChannels >= 16))
+            && (!NarrowProduct.applies(depth: channels) || (channels >= 16 && outChannels >= 16))
     }
 
     /// F(4×4) where it needs fewer products than F(2×2), counting the padding of partial tiles.

@@ -1,15 +1,9 @@
-import CVectorMath
-
 /// The stage the spatial and temporal Winograd convolutions share: for every transform point ξ, the product of
 /// the transformed kernels U[ξ] (O × C) with the transformed inputs V[ξ] (C × columns), over fixed panels of
 /// columns and blocks of output channels (chosen from the shapes only, so results do not depend on the worker
 /// count), each task finishing with the output transform of its block.
-///
-/// Layers of depth under 128 multiply with `svm_small_gemm` in panels small enough to stay in L2: BLAS's packing
-/// and per-call costs outweigh its faster kernel there. Both kinds of product give results independent of the
-/// panelling.
+/// Narrow layers (`NarrowProduct`) multiply unpacked in panels small enough to stay in L2.
 struct WinogradProducts {
-    static let narrowDepth = 128
     /// V floats per panel of a narrow layer (its M is about as large).
     static let narrowPanelFloats = 1 << 17
 
@@ -29,7 +23,7 @@ struct WinogradProducts {
         channels = c
         outChannels = o
         self.columns = columns
-        narrow = c < Self.narrowDepth
+        narrow = NarrowProduct.applies(depth: c)
         let floats = narrow ? Self.narrowPanelFloats : Convolution.panelFloats
         panels = Convolution.panelCount(columns, maxPerPanel: max(minPanel, floats / (points * c)))
         panelColumns = (columns + panels - 1) / panels
@@ -48,13 +42,13 @@ struct WinogradProducts {
             let o0 = b * block, rows = min(block, o - o0)
             // 8 floats of slack: a vectorised output transform may read past the panel's last column.
             ScratchPool.shared.withFloats(points * rows * count + 8) { m in
-                for xi in 0..<points where narrow {
-                    svm_small_gemm(u + xi * uStride, c, v + xi * c * count, count, m + xi * rows * count, count,
-                                   rows, count, c)
-                }
-                for xi in 0..<points where !narrow {
-                    BLAS.sgemm(m: rows, n: count, k: c, a: u + xi * uStride, lda: c, b: v + xi * c * count,
-                               ldb: count, c: m + xi * rows * count, ldc: count)
+                for xi in 0..<points {
+                    let a = u + xi * uStride, b = v + xi * c * count, product = m + xi * rows * count
+                    if narrow {
+                        NarrowProduct.multiply(m: rows, n: count, k: c, a: a, lda: c, b: b, ldb: count, c: product, ldc: count)
+                    } else {
+                        BLAS.sgemm(m: rows, n: count, k: c, a: a, lda: c, b: b, ldb: count, c: product, ldc: count)
+                    }
                 }
                 outputs(m, o0..<(o0 + rows), range)
             }
