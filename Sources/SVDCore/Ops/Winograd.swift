@@ -65,6 +65,24 @@ enum Winograd {
             (t / perImage, (t % perImage) / tilesWide, t % tilesWide)
         }
 
+        /// For each output channel of `rows` and each run of `tiles` within one tile row: body(index in `rows`,
+        /// the channel's bias, its plane of out [N, O, H, W], index of the run's first tile in `tiles`, tile row,
+        /// tile column, tiles in the run).
+        func outputRuns(outChannels o: Int, rows: Range<Int>, bias: UnsafePointer<Float>?, tiles: Range<Int>,
+                        out: UnsafeMutablePointer<Float>,
+                        _ body: (Int, Float, UnsafeMutablePointer<Float>, Int, Int, Int, Int) -> Void) {
+            for (r, oc) in rows.enumerated() {
+                let shift = bias?[oc] ?? 0
+                var t = 0
+                while t < tiles.count {
+                    let (image, ty, tx) = locate(tiles.lowerBound + t)
+                    let run = min(tilesWide - tx, tiles.count - t)
+                    body(r, shift, out + (image * o + oc) * height * width, t, ty, tx, run)
+                    t += run
+                }
+            }
+        }
+
         /// For each channel of `channels` and each run of `tiles` within one tile row: copies the run's
         /// tile + 2 input rows (from one column left of the run, zero outside the plane; through `input` if
         /// given) into `rows` (row stride rowStride, zero beyond the run), then calls body(channel, index of the
@@ -149,20 +167,18 @@ extension Winograd {
         static func transformOutputs(_ m: UnsafePointer<Float>, outChannels o: Int, rows: Range<Int>, bias: UnsafePointer<Float>?,
                                      grid g: TileGrid, tiles: Range<Int>, into out: UnsafeMutablePointer<Float>) {
             let count = tiles.count, h = g.height, w = g.width
-            for (r, oc) in rows.enumerated() {
-                let shift = bias?[oc] ?? 0
-                var t = 0
-                while t < count {
-                    let (image, ty, tx) = g.locate(tiles.lowerBound + t)
-                    let plane = out + (image * o + oc) * h * w
-                    if t + 8 <= count && 2 * tx + 15 < w && 2 * ty + 1 < h {
-                        transformOutput8(m + r * count + t, stride: rows.count * count, bias: shift, into: plane, width: w,
-                                         y: 2 * ty, x: 2 * tx)
-                        t += 8
+            g.outputRuns(outChannels: o, rows: rows, bias: bias, tiles: tiles, out: out) { r, shift, plane, t, ty, tx, run in
+                var k = 0
+                while k < run {
+                    let x = 2 * (tx + k)
+                    if k + 8 <= run && x + 15 < w && 2 * ty + 1 < h {
+                        transformOutput8(m + r * count + t + k, stride: rows.count * count, bias: shift, into: plane,
+                                         width: w, y: 2 * ty, x: x)
+                        k += 8
                     } else {
-                        transformOutput(m + r * count + t, stride: rows.count * count, bias: shift, into: plane,
-                                        height: h, width: w, y: 2 * ty, x: 2 * tx)
-                        t += 1
+                        transformOutput(m + r * count + t + k, stride: rows.count * count, bias: shift, into: plane,
+                                        height: h, width: w, y: 2 * ty, x: x)
+                        k += 1
                     }
                 }
             }
@@ -307,20 +323,12 @@ extension Winograd {
                                      bias: UnsafePointer<Float>?, grid g: Winograd.TileGrid, tiles: Range<Int>,
                                      into out: UnsafeMutablePointer<Float>) {
             let count = tiles.count, h = g.height, w = g.width
-            for (r, oc) in rows.enumerated() {
-                let shift = bias?[oc] ?? 0
-                var t = 0
-                while t < count {
-                    let (image, ty, tx) = g.locate(tiles.lowerBound + t)
-                    let run = min(g.tilesWide - tx, count - t)
-                    let plane = out + (image * o + oc) * h * w
-                    let y = 4 * ty, valid = Int32(min(4, h - y))
-                    for k in stride(from: 0, to: run, by: 8) {
-                        let x = 4 * (tx + k)
-                        svm_winograd_f4_outputs8(m + r * count + t + k, rows.count * count, shift, valid,
-                                                 Int32(min(4 * min(8, run - k), w - x)), plane + y * w + x, w)
-                    }
-                    t += run
+            g.outputRuns(outChannels: o, rows: rows, bias: bias, tiles: tiles, out: out) { r, shift, plane, t, ty, tx, run in
+                let y = 4 * ty, valid = Int32(min(4, h - y))
+                for k in stride(from: 0, to: run, by: 8) {
+                    let x = 4 * (tx + k)
+                    svm_winograd_f4_outputs8(m + r * count + t + k, rows.count * count, shift, valid,
+                                             Int32(min(4 * min(8, run - k), w - x)), plane + y * w + x, w)
                 }
             }
         }
