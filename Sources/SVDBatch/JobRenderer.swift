@@ -59,7 +59,7 @@ struct JobRenderer {
             let images = (0..<frames.count).map { frames.frame($0) }
             let recipe = try Recipe(model: job.model, input: input, parameters: parameters, encoder: spec.encoder,
                                     framesSHA256: Digests.sha256Hex(frames: images),
-                                    diagnostics: .current(threads: Parallel.workerCount))
+                                    diagnostics: .current)
             // Frames first: a run killed between the two leaves no clip, so the job renders again and
             // rewrites them; the other order could leave an "up to date" clip with missing frames.
             var overwrite = false

@@ -207,7 +207,7 @@ private struct RerenderRun {
         let varied = !job.changes.isEmpty
         let recipe = try Recipe(model: job.model, input: input, parameters: RenderParameters(job.spec.parameters),
                                 encoder: job.spec.encoder, framesSHA256: Digests.sha256Hex(frames: frames),
-                                diagnostics: .current(threads: Parallel.workerCount),
+                                diagnostics: .current,
                                 derivedFrom: varied ? original.framesSHA256 : nil, changes: varied ? job.changes : nil)
         do {
             try ClipWriter.write(frames, fps: job.spec.parameters.fps, settings: job.spec.encoder, comment: try recipe.json(),

@@ -20,7 +20,7 @@ struct RerenderVerification {
         let sha = framesSHA256
         let p = recipe.parameters.video
         if sha == recipe.framesSHA256 {
-            return "reproduced: bit-exact (\(frames.count) frames \(p.width)×\(p.height), frames_sha256 \(sha.prefix(16))…; rendered in \(DurationText.text(seconds)) with \(Parallel.workerCount) thread\(Parallel.workerCount == 1 ? "" : "s"), BLAS core \(BLAS.coreName))\n"
+            return "reproduced: bit-exact (\(frames.count) frames \(p.width)×\(p.height), frames_sha256 \(sha.prefix(16))…; rendered in \(DurationText.text(seconds)) with \(Parallel.workerCount) thread\(Parallel.workerCount == 1 ? "" : "s"), OpenBLAS \(BLAS.version) \(BLAS.coreName) kernels)\n"
         }
         var lines = ["not reproduced: the frames differ from the recipe's (frames_sha256 recorded \(recipe.framesSHA256.prefix(16))…, rendered \(sha.prefix(16))…)"]
         if (try? recipe.recomputedJobKey()) != recipe.jobKey {
@@ -83,20 +83,18 @@ struct RerenderVerification {
         return FrameComparison.compare(decoded.frames, with: original)
     }
 
-    /// The machine facts the recipe recorded that differ here, or a line saying none does.
+    /// Each recorded machine or build fact that differs here, and whether bit-identity was still expected
+    /// across it; or a line saying nothing differs.
     private func machineDifferences() -> [String] {
-        let here = RecipeDiagnostics.current(threads: Parallel.workerCount)
-        let recorded = recipe.diagnostics
-        var lines: [String] = []
-        if recorded.blasCore != here.blasCore {
-            lines.append("  BLAS core: recorded \(recorded.blasCore), here \(here.blasCore): OpenBLAS kernel families round differently, which alone explains small differences (unset OPENBLAS_CORETYPE/SVDBATCH_NATIVE_BLAS so svdbatch pins Haswell kernels on AVX2 machines)")
+        let here = RecipeDiagnostics.current
+        let report = ReproducibilityReport(recorded: recipe.diagnostics, recordedVersion: recipe.svdbatchVersion,
+                                           here: here, hereVersion: Recipe.toolVersion)
+        guard !report.differences.isEmpty else {
+            return ["  recorded and here: svdbatch \(Recipe.toolVersion), OpenBLAS \(here.blasVersion ?? "?") with \(here.blasCore) kernels, \(here.cpuVectorClass ?? "?") CPU ('\(here.cpu)'): nothing about the machine explains the difference"]
         }
-        if recorded.cpu != here.cpu { lines.append("  CPU: recorded '\(recorded.cpu)', here '\(here.cpu)'") }
-        if lines.isEmpty {
-            lines.append("  same BLAS core (\(here.blasCore)) and CPU model ('\(here.cpu)') as recorded, so the machine does not explain the difference")
-        }
-        if recipe.svdbatchVersion != Recipe.toolVersion {
-            lines.append("  recorded by svdbatch \(recipe.svdbatchVersion), this is \(Recipe.toolVersion)")
+        var lines = ["  recorded vs here:"] + report.differences.map { "    " + $0.line }
+        if report.bitIdentityExpected {
+            lines.append("  none of these differences should change a bit, so the machine does not explain the difference")
         }
         return lines
     }

@@ -110,39 +110,6 @@ public struct RenderParameters: Codable, Hashable, Sendable {
     }
 }
 
-/// Facts about the machine, for diagnosing differences only: never part of the job key.
-public struct RecipeDiagnostics: Codable, Hashable, Sendable {
-    public var cpu: String
-    public var blasCore: String
-    public var threads: Int
-
-    enum CodingKeys: String, CodingKey {
-        case cpu, threads
-        case blasCore = "blas_core"
-    }
-
-    public init(cpu: String, blasCore: String, threads: Int) {
-        self.cpu = cpu
-        self.blasCore = blasCore
-        self.threads = threads
-    }
-
-    /// This machine's CPU model (from /proc/cpuinfo), BLAS kernel family, and the given thread count.
-    public static func current(threads: Int) -> RecipeDiagnostics {
-        RecipeDiagnostics(cpu: cpuModelName(), blasCore: BLAS.coreName, threads: threads)
-    }
-
-    static func cpuModelName() -> String {
-        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return "unknown" }
-        for line in text.split(separator: "\n") where line.hasPrefix("model name") {
-            if let colon = line.firstIndex(of: ":") {
-                return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-            }
-        }
-        return "unknown"
-    }
-}
-
 /// Everything needed to re-render a clip and to check the result, stored as JSON in the clip's `comment` tag.
 public struct Recipe: Codable, Hashable, Sendable {
     /// Version of the recipe layout (the `"svdbatch"` key).

@@ -167,7 +167,7 @@ struct BenchCommand: ParsableCommand {
             best = min(best, Date().timeIntervalSince(start))
         }
         let gflop = 2 * Double(n) * Double(n) * Double(n) / 1e9
-        print(String(format: "sgemm %d³, 1 thread, BLAS core %@: best of 5 %.3f s = %.1f GFLOP/s", n, BLAS.coreName, best, gflop / best))
+        print(String(format: "sgemm %d³, 1 thread, OpenBLAS %@ %@: best of 5 %.3f s = %.1f GFLOP/s", n, BLAS.version, BLAS.kernels.summary, best, gflop / best))
     }
 
     /// A deterministic test image: smooth gradients, so the run does not depend on any file.
@@ -201,7 +201,7 @@ final class BenchReport {
     func header(_ what: String) {
         let p = parameters
         print("\(what)\nmodel \(model), \(p.numFrames) frames \(p.width)×\(p.height), decode chunk \(p.decodeChunkSize), " +
-              "\(Parallel.workerCount) threads, BLAS core \(BLAS.coreName)")
+              "\(Parallel.workerCount) threads, OpenBLAS \(BLAS.version) \(BLAS.kernels.summary)")
     }
 
     func line(_ name: String, _ value: String) {

@@ -65,8 +65,10 @@ struct RecipeReport {
         var derivation: [Row] = []
         if let from = r.derivedFrom { derivation.append(("derived from", from)) }
         for key in (r.changes ?? [:]).keys.sorted() { derivation.append(("changed " + key, r.changes![key]!)) }
-        let diagnostics: [Row] = [("cpu", r.diagnostics.cpu), ("BLAS core", r.diagnostics.blasCore),
-                                  ("threads", "\(r.diagnostics.threads)")]
+        let d = r.diagnostics
+        var diagnostics: [Row] = [("cpu", d.cpu + (d.cpuVectorClass.map { " (\($0))" } ?? "")),
+                                  ("BLAS", "OpenBLAS \(d.blasVersion ?? "(release not recorded)"), \(d.blasCore) kernels")]
+        if let threads = d.threads { diagnostics.append(("threads", "\(threads)")) }
         return [("Model", model), ("Input", input), ("Parameters", parameters), ("Output", output),
                 ("Hashes", hashes), ("Derivation", derivation), ("Diagnostics", diagnostics)]
     }

@@ -16,7 +16,6 @@ struct SVDBatchCommand: ParsableCommand {
     /// As ArgumentParser's, except that usage errors exit with status 2 (its default is 64), the status the
     /// batch front end documents for scripts and schedulers.
     static func main() {
-        BLASCorePinning.pinBeforeBLASLoads()
         do {
             var command = try parseAsRoot()
             try command.run()

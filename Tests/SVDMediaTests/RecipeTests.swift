@@ -203,11 +203,43 @@ final class RecipeTests: XCTestCase {
         XCTAssertEqual(input.width, 2)
     }
 
-    func testDiagnostics() {
-        let d = RecipeDiagnostics.current(threads: 3)
-        XCTAssertFalse(d.cpu.isEmpty)
+    func testDiagnosticsDescribeThisMachineAndLeaveTheThreadCountOut() throws {
+        let d = RecipeDiagnostics.current
         XCTAssertNotEqual(d.cpu, "unknown", "this Linux machine has /proc/cpuinfo")
-        XCTAssertFalse(d.blasCore.isEmpty)
-        XCTAssertEqual(d.threads, 3)
+        XCTAssertEqual(d.blasCore, BLAS.coreName)
+        XCTAssertTrue(d.blasVersion?.hasPrefix("0.3.") == true, d.blasVersion ?? "nil")
+        XCTAssertTrue(["avx512", "avx2+fma", "baseline"].contains(d.cpuVectorClass ?? ""))
+        let json = String(decoding: try JSONEncoder().encode(d), as: UTF8.self)
+        XCTAssertFalse(json.contains("threads"), "clip bytes must not depend on --threads: \(json)")
+        // Recipes written before the release and vector class were recorded still read.
+        let old = try JSONDecoder().decode(RecipeDiagnostics.self,
+                                           from: Data(#"{"cpu":"AMD EPYC","blas_core":"Haswell","threads":2}"#.utf8))
+        XCTAssertEqual(old, RecipeDiagnostics(cpu: "AMD EPYC", blasCore: "Haswell", threads: 2))
+    }
+
+    func testReproducibilityReportSaysWhichDifferencesChangeBits() {
+        let zen4 = RecipeDiagnostics(cpu: "AMD EPYC 9R14", cpuVectorClass: "avx512", blasCore: "Haswell", blasVersion: "0.3.21")
+        let zen1 = RecipeDiagnostics(cpu: "AMD EPYC 7551", cpuVectorClass: "avx2+fma", blasCore: "Haswell", blasVersion: "0.3.27")
+        func report(_ a: RecipeDiagnostics, _ b: RecipeDiagnostics, _ va: String = "0.1.0", _ vb: String = "0.1.0") -> ReproducibilityReport {
+            ReproducibilityReport(recorded: a, recordedVersion: va, here: b, hereVersion: vb)
+        }
+        XCTAssertTrue(report(zen4, zen4).differences.isEmpty)
+        let across = report(zen4, zen1)
+        XCTAssertEqual(across.differences.map(\.fact), ["OpenBLAS release", "CPU vector class", "CPU model"])
+        XCTAssertTrue(across.bitIdentityExpected, across.differences.map(\.line).joined(separator: "\n"))
+
+        var native = zen1
+        native.blasCore = "SkylakeX"
+        let kernels = report(zen4, native)
+        XCTAssertFalse(kernels.bitIdentityExpected)
+        XCTAssertEqual(kernels.differences.first?.fact, "OpenBLAS kernels")
+        XCTAssertTrue(kernels.differences[0].line.contains("recorded Haswell, here SkylakeX"), kernels.differences[0].line)
+
+        var untested = zen4
+        untested.blasVersion = "0.3.40"
+        XCTAssertFalse(report(zen4, untested).bitIdentityExpected)
+        XCTAssertFalse(report(zen4, zen4, "0.1.0", "0.2.0").bitIdentityExpected)
+        // A recipe without the newer facts compares on what it has.
+        XCTAssertTrue(report(RecipeDiagnostics(cpu: zen4.cpu, blasCore: "Haswell"), zen4).differences.isEmpty)
     }
 }

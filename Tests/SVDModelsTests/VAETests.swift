@@ -114,19 +114,25 @@ final class VAETests: XCTestCase {
         return d.timeConvOut(d.convOut(d.normOut(h, silu: true)), frames: frames)
     }
 
-    /// Streaming changes no bit: whole-chunk groups, one-frame groups (every ring and group path) and two
-    /// videos in one call all match the whole-chunk forward.
-    func testStreamedDecoderIsBitIdenticalToWholeChunkForward() throws {
+    /// Streaming computes what the whole-chunk forward computes, for whole-chunk groups, one-frame groups (every
+    /// ring and group path) and two videos in one call. Not bit for bit: the two run their products over other
+    /// column partitions, and OpenBLAS's Haswell kernels (those every AVX2 machine runs) round a column by its
+    /// place in a partition; so the bound is float32 rounding (4e-5 measured on outputs of ±2.5; a misplaced
+    /// frame or channel is off by tenths). The streamed decoder's own bits are fixed by
+    /// shape (`testDecodeIsBitIdenticalAcrossWorkerCounts`, the golden frames).
+    func testStreamedDecoderMatchesWholeChunkForward() throws {
         let vae = try Self.loadVAE()
         let z = try Self.finalLatents(try Self.reference("resize-chunked")).slice(first: 0, 5)
         var oneFrameGroups = vae.decoder
         oneFrameGroups.groupTargetTasks = 1
         for (rows, frames) in [(5, 5), (4, 2)] {
             let input = z.slice(first: 0, rows)
-            let expected = Self.wholeChunkForward(vae.decoder, input, frames: frames).array.map(\.bitPattern)
+            let expected = Self.wholeChunkForward(vae.decoder, input, frames: frames).array
             for decoder in [vae.decoder, oneFrameGroups] {
-                XCTAssertEqual(decoder(input, frames: frames).array.map(\.bitPattern), expected,
-                               "\(rows) rows of \(frames)-frame videos, group target \(decoder.groupTargetTasks.map(String.init) ?? "default")")
+                let streamed = decoder(input, frames: frames).array
+                XCTAssertEqual(streamed.count, expected.count)
+                let worst = zip(streamed, expected).map { abs($0 - $1) }.max() ?? .infinity
+                XCTAssertLessThan(worst, 1e-4, "\(rows) rows of \(frames)-frame videos, group target \(decoder.groupTargetTasks.map(String.init) ?? "default")")
             }
         }
     }
