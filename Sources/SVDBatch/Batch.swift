@@ -43,11 +43,12 @@ public enum Batch {
         }
         if let signal = stop.requested { return BatchResult(status: .stopped(by: signal), plan: plan, entries: []) }
 
+        let manifest = Manifest(directory: outputDirectory, shard: options.shard)
+        if let problem = RunSession.checkOutputFolder(outputDirectory, manifest: manifest) { return fatal(problem, plan: plan) }
         let start = Date()
         BatchRunner.removeStaleTemporaries(plan)
         let shard = plan.shard.map { " (shard \($0): \(plan.jobs.count) of \(plan.jobs.count + plan.otherShardJobs) valid jobs)" } ?? ""
         reporter.info("svdbatch \(Recipe.toolVersion): \(plan.csvPath) → \(outputDirectory.path)\(shard): \(PlanPrinter.summary(plan)); \(Parallel.workerCount) engine threads")
-        let manifest = Manifest(directory: outputDirectory, shard: options.shard)
         let runner = BatchRunner(plan: plan, options: options, reporter: reporter, stop: stop, manifest: manifest)
         let entries: [ManifestEntry]
         let stoppedBy: Int32?

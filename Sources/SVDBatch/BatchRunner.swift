@@ -105,31 +105,19 @@ struct BatchRunner {
         return job.spec.parameters.numInferenceSteps
     }
 
-    /// Removes what killed runs left behind for this shard's jobs: temporary files of clips, checkpoints
-    /// and frames (`.X.tmp-PID`, frames folders included). Only this shard's names are touched, since other shards may be writing
-    /// theirs in the same folder right now; this shard's are safe, as the run lock is held.
+    /// Removes what killed runs left behind for this run's jobs: temporary files of clips, checkpoints and
+    /// frames (`.X.tmp-PID`, frames folders included), and only those whose writer is provably gone (no
+    /// process has its pid). Only this run's names are touched, and the run lock keeps out every other run that
+    /// could write them.
     static func removeStaleTemporaries(_ plan: BatchPlan) {
         let fm = FileManager.default
         let targets = Set(plan.jobs.flatMap {
             [$0.spec.outputFileName, $0.spec.checkpointFileName, $0.spec.framesFolderName, $0.spec.framesFolderName + ".old"]
         })
         for entry in (try? fm.contentsOfDirectory(atPath: plan.outputDirectory.path)) ?? [] {
-            if let target = temporaryTarget(entry), targets.contains(target) {
+            if let owner = AtomicFile.temporaryOwner(entry), targets.contains(owner.target), AtomicFile.ownerIsGone(owner.pid) {
                 try? fm.removeItem(at: plan.outputDirectory.appendingPathComponent(entry))
             }
         }
-        for job in plan.jobs {
-            let folder = plan.outputDirectory.appendingPathComponent(job.spec.framesFolderName)
-            for entry in (try? fm.contentsOfDirectory(atPath: folder.path)) ?? [] where temporaryTarget(entry)?.hasPrefix("frame_") == true {
-                unlink(folder.appendingPathComponent(entry).path)
-            }
-        }
-    }
-
-    /// "X" for a temporary file named ".X.tmp-PID".
-    static func temporaryTarget(_ fileName: String) -> String? {
-        guard fileName.hasPrefix("."), let range = fileName.range(of: ".tmp-", options: .backwards) else { return nil }
-        let target = String(fileName[fileName.index(after: fileName.startIndex)..<range.lowerBound])
-        return AtomicFile.isTemporary(fileName, of: target) ? target : nil
     }
 }

@@ -187,14 +187,20 @@ enum FrameFolder {
                       force: Bool) throws {
         let fm = FileManager.default
         let temp = temporaryURL(for: folder), aside = asideURL(for: folder)
-        try? fm.removeItem(at: temp)
-        try fm.createDirectory(at: temp, withIntermediateDirectories: true)
+        try? fm.removeItem(at: temp)   // removes a link planted there, not what it points to
+        // A new folder, opened without following a link; the files are created inside the opened folder, so
+        // they land in it even if its name is swapped for a link meanwhile.
+        guard mkdir(temp.path, 0o755) == 0 else { throw FileWriteError.current(path: temp.path, step: "creating the folder") }
         var published = false
         defer { if !published { try? fm.removeItem(at: temp) } }
-        for (i, frame) in frames.enumerated() {
-            try AtomicFile.write(Data(try PNGWriter.encode(frame)), to: temp.appendingPathComponent(fileName(i)))
+        let directory = open(temp.path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard directory >= 0 else { throw FileWriteError.current(path: temp.path, step: "opening the folder") }
+        defer { close(directory) }
+        func write(_ data: Data, _ name: String) throws {
+            try AtomicFile.writeNew(data, named: name, in: directory, reportAs: folder.appendingPathComponent(name).path)
         }
-        try AtomicFile.write(Data((jobKey + "\n").utf8), to: temp.appendingPathComponent(markerFileName))
+        for (i, frame) in frames.enumerated() { try write(Data(try PNGWriter.encode(frame)), fileName(i)) }
+        try write(Data((jobKey + "\n").utf8), markerFileName)
 
         var info = stat()
         var movedAside = false

@@ -1,4 +1,5 @@
 import Foundation
+import SVDCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -93,8 +94,10 @@ public enum ManifestError: Error, CustomStringConvertible {
     }
 }
 
-/// `manifest.jsonl` (or `manifest-shard-K-of-N.jsonl`) in the output folder, appended one whole line per
-/// write (O_APPEND), so a killed run leaves complete lines and earlier runs' lines stay.
+/// `manifest.jsonl` (or `manifest-shard-K-of-N.jsonl`) in the output folder: only ever whole lines. Each line
+/// is appended whole (O_APPEND) and flushed to disk; a write that fails part-way (a full disk) is cut back
+/// off, and a partial last line left by an older svdbatch or a crash is removed before the next append. The file
+/// is opened without following a symbolic link at its name.
 public struct Manifest {
     public let file: URL
 
@@ -102,15 +105,67 @@ public struct Manifest {
         file = directory.appendingPathComponent(Shard.manifestFileName(shard))
     }
 
+    /// Opens the manifest once before any work (creating it, cutting a partial last line), so that a manifest
+    /// that cannot be written (a link planted at its name, a read-only file) stops the run before it renders.
+    public func prepare() throws {
+        let fd: Int32
+        do { fd = try AtomicFile.openNoFollow(file, flags: O_RDWR | O_APPEND | O_CREAT, step: "opening") } catch {
+            throw ManifestError.unwritable(path: file.path, reason: Self.reason(error))
+        }
+        defer { close(fd) }
+        _ = try wholeLinesLength(fd)
+    }
+
     public func append(_ entry: ManifestEntry) throws {
         let line = Data((try entry.jsonLine() + "\n").utf8)
-        let fd = open(file.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw ManifestError.unwritable(path: file.path, reason: String(cString: strerror(errno))) }
-        defer { close(fd) }
-        let written = line.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        guard written == line.count else {
-            throw ManifestError.unwritable(path: file.path, reason: written < 0 ? String(cString: strerror(errno)) : "short write")
+        let fd: Int32
+        do { fd = try AtomicFile.openNoFollow(file, flags: O_RDWR | O_APPEND | O_CREAT, step: "opening") } catch {
+            throw ManifestError.unwritable(path: file.path, reason: Self.reason(error))
         }
+        defer { close(fd) }
+        let whole = try wholeLinesLength(fd)
+        do { try AtomicFile.writeAll(line, to: fd, path: file.path) } catch {
+            // A full disk lets part of a line in and then fails: cut it back off.
+            ftruncate(fd, off_t(whole))
+            throw ManifestError.unwritable(path: file.path, reason: Self.reason(error))
+        }
+        guard fsync(fd) == 0 else {
+            let reason = String(cString: strerror(errno)).lowercased()
+            ftruncate(fd, off_t(whole))
+            throw ManifestError.unwritable(path: file.path, reason: reason)
+        }
+    }
+
+    /// The file's length up to its last newline, cutting off a partial last line (never a valid entry).
+    private func wholeLinesLength(_ fd: Int32) throws -> Int {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            throw ManifestError.unwritable(path: file.path, reason: String(cString: strerror(errno)).lowercased())
+        }
+        let size = Int(info.st_size)
+        guard size > 0 else { return 0 }
+        var end = size
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        // Look back for the last newline, a chunk at a time.
+        while end > 0 {
+            let start = max(0, end - chunk.count)
+            let n = pread(fd, &chunk, end - start, off_t(start))
+            guard n == end - start else {
+                throw ManifestError.unwritable(path: file.path, reason: "cannot read it back: \(String(cString: strerror(errno)))")
+            }
+            if let last = chunk[0..<n].lastIndex(of: UInt8(ascii: "\n")) {
+                end = start + last + 1
+                break
+            }
+            end = start
+        }
+        if end < size { ftruncate(fd, off_t(end)) }
+        return end
+    }
+
+    private static func reason(_ error: Error) -> String {
+        if case let FileWriteError.failed(_, _, reason) = error { return reason }
+        return "\(error)"
     }
 
     /// Every entry in the file (for tests and tools).

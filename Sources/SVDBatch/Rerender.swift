@@ -27,7 +27,7 @@ public enum Rerender {
             return try RerenderRun(options: options, console: console, reporter: reporter, stop: stop).execute()
         } catch let error as RerenderError {
             reporter.error("\(error)")
-            if case .locked(.held) = error { return RerenderResult(status: .locked, bitExact: nil, output: nil) }
+            if case .locked = error { return RerenderResult(status: .locked, bitExact: nil, output: nil) }
             return RerenderResult(status: .fatal, bitExact: nil, output: nil)
         } catch {
             reporter.error("\(error)")
@@ -183,10 +183,12 @@ private struct RerenderRun {
             throw RerenderError.usage("--out \(folder.path): cannot create the folder: \(error.localizedDescription)")
         }
         let lock: RunLock
-        do { lock = try RunLock.acquire(directory: folder, shard: nil) } catch let error as RunLockError {
-            if case .held = error { throw RerenderError.locked(error) }
-            throw RerenderError.usage("\(error)")
+        switch RunSession.lockOutputFolder(folder, shard: nil) {
+        case let .success(held): lock = held
+        case let .failure(failure):
+            throw failure.status == .locked ? RerenderError.locked(failure.message) : RerenderError.usage(failure.message)
         }
+        if let problem = RunSession.checkOutputFolder(folder, manifest: nil) { throw RerenderError.usage(problem) }
         switch Planner.existingOutputProblem(url, jobKey: job.jobKey) {
         case .none:
             return (.write(url, replacing: false), lock)

@@ -1,10 +1,13 @@
 import Foundation
+import SVDCore
 #if canImport(Glibc)
 import Glibc
 #endif
 
 public enum RunLockError: Error, CustomStringConvertible, Equatable {
     case held(lockFile: String, holder: String?, shard: Shard?)
+    /// Runs that could render the same clips: an unsharded run and sharded ones, or shards of different counts.
+    case overlapping(reason: String)
     case unusable(lockFile: String, reason: String)
 
     public var description: String {
@@ -13,50 +16,119 @@ public enum RunLockError: Error, CustomStringConvertible, Equatable {
             let part = shard.map { " for shard \($0)" } ?? ""
             let who = holder.map { " (held by \($0))" } ?? ""
             return "another svdbatch run is using this output folder\(part): \(file) is locked\(who). Wait for it to finish, or use another --out"
+        case let .overlapping(reason):
+            return "\(reason). Wait for it to finish, or use another --out"
         case let .unusable(file, reason):
             return "\(file): cannot lock the output folder: \(reason)"
         }
     }
 }
 
-/// One run per output folder and shard: an exclusive `flock` on `.svdbatch.lock` (or
-/// `.svdbatch-shard-K-of-N.lock`), held until the process ends, however it ends. The lock file says who holds
-/// it, for the message the next run prints. (flock is advisory and unreliable on some network filesystems.)
+/// Keeps apart the runs that could write the same clips into one output folder, with `flock`s held until the
+/// process ends, however it ends:
+/// - every run holds `.svdbatch.lock`: an unsharded run (run, sweep, rerender) exclusively, a sharded run
+///   shared, so an unsharded run and sharded runs never overlap;
+/// - a sharded run also holds its own `.svdbatch-shard-K-of-N.lock` exclusively (one run per shard), and
+///   refuses to start while a shard of another count N′ runs (K/N and K′/N′ share clips).
+/// The lock held exclusively says who holds it, for the message the next run prints. Lock files are opened
+/// without following symbolic links. (flock is advisory and unreliable on some network filesystems.)
 public final class RunLock {
     public let file: URL
-    private var fd: Int32
+    private var descriptors: [Int32]
 
     public static func acquire(directory: URL, shard: Shard?) throws -> RunLock {
-        let file = directory.appendingPathComponent(Shard.lockFileName(shard))
-        let fd = open(file.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw RunLockError.unusable(lockFile: file.path, reason: String(cString: strerror(errno))) }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            let code = errno
-            let holder = Self.readHolder(fd)
-            close(fd)
-            if code == EWOULDBLOCK { throw RunLockError.held(lockFile: file.path, holder: holder, shard: shard) }
-            throw RunLockError.unusable(lockFile: file.path, reason: String(cString: strerror(code)))
+        let folderFile = directory.appendingPathComponent(Shard.lockFileName(nil))
+        let folder = try open(folderFile)
+        var held = [folder]
+        func fail(_ error: RunLockError) -> RunLockError {
+            for fd in held { close(fd) }
+            return error
         }
-        let lock = RunLock(file: file, fd: fd)
-        lock.recordHolder()
-        return lock
+        guard let shard else {
+            if let code = lock(folder, LOCK_EX) {
+                guard code == EWOULDBLOCK else { throw fail(.unusable(lockFile: folderFile.path, reason: describe(code))) }
+                let shards = runningShards(in: directory, except: nil)
+                if !shards.isEmpty {
+                    throw fail(.overlapping(reason: "sharded runs are using this output folder (\(shards.joined(separator: "; "))), and an unsharded run would render the same clips"))
+                }
+                throw fail(.held(lockFile: folderFile.path, holder: readHolder(folder), shard: nil))
+            }
+            recordHolder(folder)
+            return RunLock(file: folderFile, descriptors: held)
+        }
+
+        if let code = lock(folder, LOCK_SH) {
+            guard code == EWOULDBLOCK else { throw fail(.unusable(lockFile: folderFile.path, reason: describe(code))) }
+            let who = readHolder(folder).map { " (held by \($0))" } ?? ""
+            throw fail(.overlapping(reason: "an unsharded svdbatch run is using this output folder\(who), and shard \(shard) would render some of its clips"))
+        }
+        let shardFile = directory.appendingPathComponent(Shard.lockFileName(shard))
+        let own: Int32
+        do { own = try open(shardFile) } catch let error as RunLockError { throw fail(error) }
+        held.append(own)
+        if let code = lock(own, LOCK_EX) {
+            guard code == EWOULDBLOCK else { throw fail(.unusable(lockFile: shardFile.path, reason: describe(code))) }
+            throw fail(.held(lockFile: shardFile.path, holder: readHolder(own), shard: shard))
+        }
+        // Two runs of different counts starting together may each see the other and both stop: safe, and
+        // exit status 75 says to try again.
+        let others = runningShards(in: directory, except: shard.count)
+        if !others.isEmpty {
+            throw fail(.overlapping(reason: "shards of another count are using this output folder (\(others.joined(separator: "; "))), and shard \(shard) would render some of their clips"))
+        }
+        recordHolder(own)
+        return RunLock(file: shardFile, descriptors: held)
     }
 
-    private init(file: URL, fd: Int32) {
+    private init(file: URL, descriptors: [Int32]) {
         self.file = file
-        self.fd = fd
+        self.descriptors = descriptors
     }
 
     deinit { release() }
 
     public func release() {
-        guard fd >= 0 else { return }
-        flock(fd, LOCK_UN)
-        close(fd)
-        fd = -1
+        for fd in descriptors.reversed() {
+            flock(fd, LOCK_UN)
+            close(fd)
+        }
+        descriptors = []
     }
 
-    private func recordHolder() {
+    /// Opens (creating) a lock file; a symbolic link at its name is refused, never followed.
+    private static func open(_ file: URL) throws -> Int32 {
+        let fd = Glibc.open(file.path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            let code = errno
+            if code == ELOOP { throw RunLockError.unusable(lockFile: file.path, reason: "\(FileWriteError.symbolicLink(path: file.path))") }
+            throw RunLockError.unusable(lockFile: file.path, reason: describe(code))
+        }
+        return fd
+    }
+
+    /// nil on success, else errno.
+    private static func lock(_ fd: Int32, _ operation: Int32) -> Int32? {
+        while flock(fd, operation | LOCK_NB) != 0 {
+            if errno != EINTR { return errno }
+        }
+        return nil
+    }
+
+    /// "shard 1/3 (pid … on …)" for each shard lock in `directory` that a live run holds, but those of
+    /// `exceptCount` shards.
+    private static func runningShards(in directory: URL, except exceptCount: Int?) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        return names.sorted().compactMap { name -> String? in
+            guard let shard = Shard.fromLockFileName(name), shard.count != exceptCount else { return nil }
+            let fd = Glibc.open(directory.appendingPathComponent(name).path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+            guard fd >= 0 else { return nil }
+            defer { close(fd) }
+            guard lock(fd, LOCK_SH) == EWOULDBLOCK else { return nil }   // free: no run holds it
+            return "shard \(shard)" + (readHolder(fd).map { " held by \($0)" } ?? "")
+        }
+    }
+
+    private static func recordHolder(_ fd: Int32) {
         var host = [CChar](repeating: 0, count: 256)
         gethostname(&host, host.count)
         let text = "pid \(getpid()) on \(String(cString: host)), since \(ISO8601DateFormatter().string(from: Date()))\n"
@@ -71,4 +143,6 @@ public final class RunLock {
         let text = String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         return text.isEmpty ? nil : text
     }
+
+    private static func describe(_ code: Int32) -> String { String(cString: strerror(code)) }
 }

@@ -12,17 +12,31 @@ enum RunSession {
     }
 
     /// Creates the output folder and takes its lock; on failure, the message and the exit status (75 when
-    /// another run holds the lock).
+    /// another run holds the folder, else 2).
     static func lockOutputFolder(_ directory: URL, shard: Shard?) -> Result<RunLock, LockFailure> {
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             return .success(try RunLock.acquire(directory: directory, shard: shard))
         } catch let error as RunLockError {
-            if case .held = error { return .failure(LockFailure(message: "\(error)", status: .locked)) }
-            return .failure(LockFailure(message: "\(error)", status: .fatal))
+            switch error {
+            case .held, .overlapping: return .failure(LockFailure(message: "\(error)", status: .locked))
+            case .unusable: return .failure(LockFailure(message: "output folder unusable: \(error)", status: .fatal))
+            }
         } catch {
             return .failure(LockFailure(message: "\(directory.path): cannot create the output folder: \(error.localizedDescription)",
                                         status: .fatal))
+        }
+    }
+
+    /// Proves the locked folder takes a new file, a rename and a removal, and opens the manifest, before
+    /// anything renders: a folder that refuses them would otherwise waste the whole run. The message on failure.
+    static func checkOutputFolder(_ directory: URL, manifest: Manifest?) -> String? {
+        do {
+            try AtomicFile.probe(folder: directory)
+            try manifest?.prepare()
+            return nil
+        } catch {
+            return "output folder unusable: \(directory.path): \(error)"
         }
     }
 

@@ -39,6 +39,15 @@ public struct Shard: Hashable, Sendable, CustomStringConvertible {
         shard.map { ".svdbatch-shard-\($0.index)-of-\($0.count).lock" } ?? ".svdbatch.lock"
     }
 
+    /// The shard whose lock file is `name`, or nil.
+    static func fromLockFileName(_ name: String) -> Shard? {
+        let prefix = ".svdbatch-shard-", suffix = ".lock"
+        guard name.hasPrefix(prefix), name.hasSuffix(suffix) else { return nil }
+        let parts = name.dropFirst(prefix.count).dropLast(suffix.count).components(separatedBy: "-of-")
+        guard parts.count == 2, let k = Int(parts[0]), let n = Int(parts[1]) else { return nil }
+        return try? Shard(index: k, count: n)
+    }
+
     /// The manifest's file name: each shard appends to its own, so shards never interleave lines.
     public static func manifestFileName(_ shard: Shard?) -> String {
         shard.map { "manifest-shard-\($0.index)-of-\($0.count).jsonl" } ?? "manifest.jsonl"

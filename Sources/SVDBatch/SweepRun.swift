@@ -83,13 +83,14 @@ public enum Sweep {
         }
         if let signal = stop.requested { return finish(.stopped(by: signal), plan: plan) }
 
+        let manifest = Manifest(directory: outputDirectory, shard: nil)
+        if let problem = RunSession.checkOutputFolder(outputDirectory, manifest: manifest) { return fatal(problem) }
         let start = Date()
         BatchRunner.removeStaleTemporaries(plan)
         reporter.info("svdbatch \(Recipe.toolVersion) sweep: \(options.imagePath), \(shape) → \(outputDirectory.path): \(PlanPrinter.summary(plan)); \(Parallel.workerCount) engine threads")
         var batchOptions = BatchOptions(csvPath: "sweep \(options.imagePath) cell", workingDirectory: options.workingDirectory,
                                         environment: options.environment)
         batchOptions.force = options.force
-        let manifest = Manifest(directory: outputDirectory, shard: nil)
         let runner = BatchRunner(plan: plan, options: batchOptions, reporter: reporter, stop: stop, manifest: manifest)
         let entries: [ManifestEntry]
         let stoppedBy: Int32?

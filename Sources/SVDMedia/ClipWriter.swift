@@ -82,23 +82,39 @@ public enum ClipWriter {
         }
         if !overwrite, FileManager.default.fileExists(atPath: path) { throw ClipWriteError.alreadyExists(path: path) }
 
-        let temp = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-        unlink(temp.path)  // a leftover of a killed process that had our pid
+        // The temporary file is created here, refusing a link planted at its name, and FFmpeg writes to this
+        // very file through /proc/self/fd: its own open by name would follow a link swapped in meanwhile.
+        let (fd, temp) = try clipError(path) { try AtomicFile.createTemporary(for: url) }
+        var fdOpen = true
         do {
             let encoder = try ClipEncoder(settings: settings, pixelFormat: pixelFormat, width: first.width,
                                           height: first.height, fps: fps, comment: comment,
-                                          tempPath: temp.path, finalPath: path)
+                                          tempPath: "/proc/self/fd/\(fd)", finalPath: path)
             for (index, frame) in frames.enumerated() { try encoder.append(frame, index: index) }
             try encoder.finish()
-            try AtomicFile.sync(temp.path, reportAs: path)
-            try AtomicFile.publish(temp.path, as: path, overwrite: overwrite)
+            fdOpen = false
+            try clipError(path) {
+                try AtomicFile.syncAndClose(fd, path: path)
+                try AtomicFile.publish(temp, as: url, overwrite: overwrite)
+            }
         } catch {
+            if fdOpen { close(fd) }
             unlink(temp.path)
             throw error
         }
         var info = stat()
         return stat(path, &info) == 0 ? Int(info.st_size) : 0
+    }
+
+    /// Runs a file step, reporting its failure as this clip's.
+    static func clipError<T>(_ path: String, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as FileWriteError {
+            switch error {
+            case let .alreadyExists(existing): throw ClipWriteError.alreadyExists(path: existing)
+            case let .failed(_, step, reason): throw ClipWriteError.io(path: path, step: step, message: reason)
+            case .symbolicLink: throw ClipWriteError.io(path: path, step: "creating the temporary file", message: "\(error)")
+            }
+        }
     }
 }
 
@@ -347,46 +363,3 @@ private final class ClipEncoder {
     }
 }
 
-/// The durability and publication half of atomic writes.
-enum AtomicFile {
-    /// Flushes the file's data to disk, so the rename never exposes a file whose blocks are not written.
-    static func sync(_ path: String, reportAs finalPath: String) throws {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else {
-            throw ClipWriteError.io(path: finalPath, step: "reopening \(path) to sync it", message: errnoText())
-        }
-        defer { close(fd) }
-        guard fsync(fd) == 0 else { throw ClipWriteError.io(path: finalPath, step: "fsync", message: errnoText()) }
-    }
-
-    /// Moves the finished temporary file to its final name. Without `overwrite`, a file that appeared
-    /// meanwhile is never replaced: `link` fails on an existing name, unlike `rename`.
-    static func publish(_ temp: String, as finalPath: String, overwrite: Bool) throws {
-        if overwrite {
-            guard rename(temp, finalPath) == 0 else {
-                throw ClipWriteError.io(path: finalPath, step: "renaming \(temp)", message: errnoText())
-            }
-        } else if link(temp, finalPath) == 0 {
-            unlink(temp)
-        } else if errno == EEXIST {
-            throw ClipWriteError.alreadyExists(path: finalPath)
-        } else {
-            // Filesystems without hard links: check, then rename (a small race, but no silent loss in practice).
-            guard !FileManager.default.fileExists(atPath: finalPath) else {
-                throw ClipWriteError.alreadyExists(path: finalPath)
-            }
-            guard rename(temp, finalPath) == 0 else {
-                throw ClipWriteError.io(path: finalPath, step: "renaming \(temp)", message: errnoText())
-            }
-        }
-        // Make the new directory entry itself durable.
-        let dir = (finalPath as NSString).deletingLastPathComponent
-        let fd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY)
-        if fd >= 0 {
-            fsync(fd)
-            close(fd)
-        }
-    }
-
-    static func errnoText() -> String { String(cString: strerror(errno)) }
-}

@@ -102,11 +102,10 @@ struct RerenderCommand: ParsableCommand {
         options.verify = verify
         options.quiet = quiet
 
-        let stop = StopFlag()
-        let trap = SignalTrap(flag: stop) { signal in
+        ProcessSignals.observe { signal in
             Console.error("\(signal == SIGTERM ? "SIGTERM" : "SIGINT"): stopping after the current denoising step (signal again to quit at once)")
         }
-        let result = withExtendedLifetime(trap) { Rerender.run(options, stop: stop) }
+        let result = Rerender.run(options, stop: ProcessSignals.flag)
         if result.status != .success { throw ExitCode(result.status.rawValue) }
     }
 }

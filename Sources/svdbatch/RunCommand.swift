@@ -121,11 +121,10 @@ struct RunCommand: ParsableCommand {
         options.dryRun = dryRun
         options.quiet = quiet
 
-        let stop = StopFlag()
-        let trap = SignalTrap(flag: stop) { signal in
+        ProcessSignals.observe { signal in
             Console.error("\(signal == SIGTERM ? "SIGTERM" : "SIGINT"): stopping after the current denoising step; the checkpoint is kept (signal again to quit at once)")
         }
-        let result = withExtendedLifetime(trap) { Batch.run(options, stop: stop) }
+        let result = Batch.run(options, stop: ProcessSignals.flag)
         if result.status != .success { throw ExitCode(result.status.rawValue) }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SVDBatch
 import SVDMedia
 
 /// The `svdbatch` command line. Each subcommand lives in its own file; add new ones to `subcommands`.
@@ -16,6 +17,7 @@ struct SVDBatchCommand: ParsableCommand {
     /// As ArgumentParser's, except that usage errors exit with status 2 (its default is 64), the status the
     /// batch front end documents for scripts and schedulers.
     static func main() {
+        ProcessSignals.install()
         do {
             var command = try parseAsRoot()
             try command.run()

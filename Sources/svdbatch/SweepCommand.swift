@@ -102,11 +102,10 @@ struct SweepCommand: ParsableCommand {
         options.dryRun = dryRun
         options.quiet = quiet
 
-        let stop = StopFlag()
-        let trap = SignalTrap(flag: stop) { signal in
+        ProcessSignals.observe { signal in
             Console.error("\(signal == SIGTERM ? "SIGTERM" : "SIGINT"): stopping after the current denoising step; the checkpoint is kept (signal again to quit at once)")
         }
-        let result = withExtendedLifetime(trap) { Sweep.run(options, stop: stop) }
+        let result = Sweep.run(options, stop: ProcessSignals.flag)
         if result.status != .success { throw ExitCode(result.status.rawValue) }
     }
 }

@@ -117,6 +117,29 @@ final class BatchProcessTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: ws.url("split/manifest.jsonl").path))
     }
 
+    /// An unsharded run and a sharded run on one folder would render the same clips: whichever comes second
+    /// exits 75 at once and touches nothing, and the first finishes undisturbed.
+    func testUnshardedAndShardedRunsOnOneFolderExcludeEachOther() throws {
+        let ws = try Workspace()
+        let reference = try uninterruptedFramesSHA(ws)
+        try ws.csv("long.csv", Self.longCSV)
+        for (first, second) in [([String](), ["--shard", "0/1"]), (["--shard", "0/1"], [String]())] {
+            let out = "mixed\(first.isEmpty ? "A" : "B")"
+            let process = try SVDBatchBinary.start(["long.csv", "--out", out] + first, in: ws.root, log: ws.url("\(out)-first.log"))
+            XCTAssertTrue(waitFor { FileManager.default.fileExists(atPath: ws.url("\(out)/.long.state").path) || !process.isRunning })
+            let status = try SVDBatchBinary.run(["long.csv", "--out", out] + second, in: ws.root, log: ws.url("\(out)-second.log"))
+            let log = (try? String(contentsOf: ws.url("\(out)-second.log"), encoding: .utf8)) ?? ""
+            XCTAssertEqual(status, 75, log)
+            XCTAssertTrue(log.contains("would render"), log)
+            process.waitUntilExit()
+            XCTAssertEqual(process.terminationStatus, 0)
+            XCTAssertEqual(try ws.framesSHA("\(out)/long.mp4"), reference)
+            let manifests = ws.files(in: out).filter { $0.hasSuffix(".jsonl") }
+            XCTAssertEqual(manifests.count, 1, "only the first run wrote a manifest: \(manifests)")
+            XCTAssertEqual(ws.files(in: out).filter { $0.hasSuffix(".state") || $0.contains(".tmp-") }, [])
+        }
+    }
+
     func testUsageErrorsExit2AndTheDemoModelIsFoundFromAnyFolder() throws {
         let ws = try Workspace()
         XCTAssertEqual(try SVDBatchBinary.run(["jobs.csv", "--shard", "2/2"], in: ws.root, log: ws.url("usage.log")), 2)

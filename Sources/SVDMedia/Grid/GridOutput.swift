@@ -1,4 +1,5 @@
 import Foundation
+import SVDCore
 
 /// The two files a grid writes, the clip and its contact sheet, and the checks made before any work.
 struct GridOutput {
@@ -39,20 +40,27 @@ struct GridOutput {
     /// Writes the encoded sheet to a temporary file next to its final name and syncs it; `publishSheet`
     /// moves it into place once the video is written.
     func stageSheet(_ png: [UInt8]) throws -> URL {
-        let temp = sheet.deletingLastPathComponent().appendingPathComponent(".\(sheet.lastPathComponent).tmp-\(getpid())")
         do {
-            try Data(png).write(to: temp)
-            try AtomicFile.sync(temp.path, reportAs: sheet.path)
+            let (fd, temp) = try AtomicFile.createTemporary(for: sheet)
+            do {
+                try AtomicFile.writeAll(Data(png), to: fd, path: sheet.path)
+            } catch {
+                close(fd)
+                unlink(temp.path)
+                throw error
+            }
+            do { try AtomicFile.syncAndClose(fd, path: sheet.path) } catch {
+                unlink(temp.path)
+                throw error
+            }
+            return temp
         } catch {
-            unlink(temp.path)
-            if error is ClipWriteError { throw GridError.writeFailed(error) }
-            throw GridError.writeFailed(PNGWriterError.writeFailed(path: sheet.path, reason: error.localizedDescription))
+            throw GridError.writeFailed(PNGWriterError.writeFailed(path: sheet.path, reason: "\(error)"))
         }
-        return temp
     }
 
     func publishSheet(_ temp: URL, force: Bool) throws {
-        do { try AtomicFile.publish(temp.path, as: sheet.path, overwrite: force) } catch {
+        do { try AtomicFile.publish(temp, as: sheet, overwrite: force) } catch {
             unlink(temp.path)
             throw Self.gridError(error)
         }
@@ -61,6 +69,7 @@ struct GridOutput {
     /// Writer errors as grid errors: a file that appeared meanwhile is an existing output.
     static func gridError(_ error: Error) -> Error {
         if case let ClipWriteError.alreadyExists(path) = error { return GridError.outputExists(paths: [path]) }
+        if case let FileWriteError.alreadyExists(path) = error { return GridError.outputExists(paths: [path]) }
         return error is GridError ? error : GridError.writeFailed(error)
     }
 
