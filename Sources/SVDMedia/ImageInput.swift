@@ -47,7 +47,9 @@ public enum ImageInputError: Error, Equatable, CustomStringConvertible {
 /// Still-image input: PNG through libpng (pixel-identical to Pillow's `Image.open(p).convert("RGB")`, which
 /// is what diffusers receives), everything else FFmpeg decodes as a still image (JPEG, WebP, BMP, GIF,
 /// TIFF, …) through libavformat + libavcodec + swscale. The decoder is chosen by the file's signature,
-/// never by its extension. No EXIF orientation is applied, as diffusers applies none.
+/// never by its extension. An EXIF orientation (JPEG, PNG, WebP) is applied first, as diffusers' `load_image`
+/// applies it (Pillow's `ImageOps.exif_transpose`): every later step, and the recipe's pixel hash, sees the photo
+/// the right way up.
 public enum ImageInput {
     public static let minimumSide = 2
     /// Pillow's decompression-bomb limit (2 × `Image.MAX_IMAGE_PIXELS`).
@@ -62,11 +64,12 @@ public enum ImageInput {
     /// Decodes an image file already in memory; `path` only names it in errors.
     public static func decode(_ bytes: [UInt8], path: String) throws -> RGBImage {
         guard !bytes.isEmpty else { throw ImageInputError.empty(path: path) }
-        let image: RGBImage
+        var image: RGBImage
         switch ImageSignature(bytes) {
         case .png: image = try PNGDecoder.decode(bytes, path: path)
         case .other(let format): image = try StillImageDecoder.decode(bytes, format: format, path: path)
         }
+        image = ExifOrientation.read(bytes).apply(to: image)
         guard image.width >= minimumSide && image.height >= minimumSide else {
             throw ImageInputError.tooSmall(path: path, width: image.width, height: image.height)
         }

@@ -281,4 +281,19 @@ final class BatchRunTests: XCTestCase {
         XCTAssertThrowsError(try RunLock.acquire(directory: ws.url("out"), shard: shard0))
         lock0.release()
     }
+
+    /// A phone photo stored turned (EXIF orientation 6) renders the right way up, and the recipe records the
+    /// turned size and the hash of the turned pixels.
+    func testPhotosAreTurnedByTheirEXIFOrientation() throws {
+        let ws = try Workspace()
+        try FileManager.default.copyItem(atPath: Fixtures.path("images/exif/orientation-6.jpg"), toPath: ws.url("phone.jpg").path)
+        try ws.csv(Tiny.csv([Tiny.row("phone.jpg", seed: "1", name: "phone")]))
+        let run = ws.run()
+        XCTAssertEqual(run.status, .success, run.messages)
+        let input = try ws.recipe("out/phone.mp4").input
+        XCTAssertEqual([input.width, input.height], [8, 12])
+        let turned = try ImageInput.load(path: ws.url("phone.jpg").path)
+        XCTAssertEqual(input.pixelsSHA256, Digests.sha256Hex(turned.pixels))
+        XCTAssertEqual([turned.width, turned.height], [8, 12])
+    }
 }
