@@ -30,7 +30,7 @@ public enum Batch {
         }
         defer { lock?.release() }
 
-        let planner = Planner(options: options, resolver: ModelResolver(environment: options.environment),
+        let planner = Planner(options: options, resolver: ModelResolver(environment: options.environment, attended: options.attended),
                               catalog: ModelCatalog(variant: options.variant))
         let plan: BatchPlan
         do { plan = try planner.plan() } catch { return fatal("\(error)") }

@@ -19,6 +19,8 @@ public struct BatchOptions: Sendable {
     public var force = false
     public var dryRun = false
     public var quiet = false
+    /// Whether someone is at a terminal: only then may a missing model fall back to the demo model.
+    public var attended = true
     /// Relative paths (the CSV, `--out`, `--model`, `SVDBATCH_MODEL`) are taken from here.
     public var workingDirectory: URL
     public var environment: [String: String]

@@ -20,6 +20,8 @@ public enum ModelResolutionError: Error, CustomStringConvertible, Equatable {
     case notFound(reference: String, tried: [String])
     case snapshotMissing(repo: String, detail: String)
     case noDefaultModel(searched: [String])
+    case unattendedWithoutModel
+    case notInCache(repo: String, folder: String, cache: String)
 
     public var description: String {
         switch self {
@@ -29,23 +31,58 @@ public enum ModelResolutionError: Error, CustomStringConvertible, Equatable {
             return "model '\(repo)' is in the Hugging Face cache but unusable: \(detail); download it again, e.g. `huggingface-cli download \(repo)`"
         case let .noDefaultModel(searched):
             return "no model given and the bundled demo model is missing (looked in \(searched.joined(separator: ", "))); pass --model DIR|REPO_ID, add a model column, or set SVDBATCH_MODEL"
+        case let .notInCache(repo, folder, cache):
+            return "model '\(repo)' is not a folder here (\(folder)) nor in the local Hugging Face cache (no \(cache)); svdbatch never downloads. " + ModelDownloadHelp.text(repo: repo)
+        case .unattendedWithoutModel:
+            return "no model given, and no terminal to say so on: an unattended run (cron, a script, a pipe) never falls back to the bundled demo model, whose random weights would fill the night with noise. Pass --model DIR|REPO_ID, add a model column, or set SVDBATCH_MODEL (cron does not read your shell's profile: set it in the crontab); --model demo or SVDBATCH_MODEL=demo renders with the demo model on purpose"
         }
     }
 }
 
-/// Turns model references into folders, offline: an existing folder, else a repository id looked up in the
-/// local Hugging Face cache (the snapshot `refs/main` names). Without a reference: `SVDBATCH_MODEL`, else the
-/// demo model in the source tree's `Samples/`.
-public struct ModelResolver: Sendable {
-    public let environment: [String: String]
+/// How to fetch a model svdbatch can load: only the files it reads, in the fp16 variant (half the disk;
+/// computation is float32 either way), after accepting the model's licence.
+public enum ModelDownloadHelp {
+    /// The files of a diffusers SVD repository that svdbatch loads, as `huggingface-cli download --include`
+    /// patterns (fnmatch, where `*` also matches `/`): the configs and the fp16 weights, not the single-file
+    /// checkpoints beside them.
+    public static let includePatterns = ["model_index.json", "*config.json", "*.fp16.safetensors"]
 
-    public init(environment: [String: String]) {
+    public static func command(repo: String) -> String {
+        "huggingface-cli download \(repo) --include " + includePatterns.map { "'\($0)'" }.joined(separator: " ")
+    }
+
+    public static func text(repo: String) -> String {
+        // One line, so that a log grep for ' error:' finds all of it.
+        var lines = ["To fetch what svdbatch needs (about 4.5 GB for SVD or SVD-XT in fp16; pip install -U huggingface_hub for the command): " + command(repo: repo) + "."]
+        if repo.lowercased().hasPrefix("stabilityai/") {
+            lines.append("Stability AI's models are gated: first accept the licence on https://huggingface.co/\(repo) while logged in, then run `huggingface-cli login` with an access token of that account.")
+        }
+        lines.append("Or pass --model with a folder in diffusers layout.")
+        return lines.joined(separator: " ")
+    }
+}
+
+/// Turns model references into folders, offline: `demo` is the bundled demo model; otherwise an existing
+/// folder, else a repository id looked up in the local Hugging Face cache (the snapshot `refs/main` names).
+/// Without a reference: `SVDBATCH_MODEL`, else, only when someone is at a terminal, the demo model.
+public struct ModelResolver: Sendable {
+    /// The reference that names the bundled demo model (a folder named so is `./demo`).
+    public static let demoKeyword = "demo"
+
+    public let environment: [String: String]
+    /// Whether a person is at a terminal (standard input or error is one) to see that the demo model stands
+    /// in for a missing model; unattended runs get an error instead.
+    public let attended: Bool
+
+    public init(environment: [String: String], attended: Bool = true) {
         self.environment = environment
+        self.attended = attended
     }
 
     /// - Parameter base: the folder a relative path is taken from (the CSV's folder for the `model` column,
     ///   the working directory for `--model` and `SVDBATCH_MODEL`).
     public func resolve(_ reference: String, relativeTo base: URL, source: ResolvedModel.Source = .folder) throws -> ResolvedModel {
+        if reference == Self.demoKeyword { return try demoModel() }
         let candidate = reference.hasPrefix("/") ? URL(fileURLWithPath: reference)
                                                  : base.appendingPathComponent(reference)
         var tried = ["folder \(candidate.standardizedFileURL.path)"]
@@ -61,6 +98,9 @@ public struct ModelResolver: Sendable {
                 return ResolvedModel(name: reference, folder: Self.canonical(snapshot),
                                      source: source == .folder ? .huggingFaceCache : source)
             }
+            if reference.contains("/") {
+                throw ModelResolutionError.notInCache(repo: reference, folder: candidate.standardizedFileURL.path, cache: repoFolder.path)
+            }
         }
         throw ModelResolutionError.notFound(reference: reference, tried: tried)
     }
@@ -70,6 +110,12 @@ public struct ModelResolver: Sendable {
         if let configured = environment["SVDBATCH_MODEL"], !configured.isEmpty {
             return try resolve(configured, relativeTo: workingDirectory, source: .environment)
         }
+        guard attended else { throw ModelResolutionError.unattendedWithoutModel }
+        return try demoModel()
+    }
+
+    /// The bundled demo model.
+    public func demoModel() throws -> ResolvedModel {
         let candidates = Self.demoModelCandidates()
         for folder in candidates where FileManager.default.fileExists(atPath: folder.appendingPathComponent("model_index.json").path) {
             return ResolvedModel(name: folder.path, folder: Self.canonical(folder), source: .demo)

@@ -21,6 +21,8 @@ public struct SweepOptions: Sendable {
     public var force = false
     public var dryRun = false
     public var quiet = false
+    /// Whether someone is at a terminal: only then may a missing model fall back to the demo model.
+    public var attended = true
     public var workingDirectory: URL
     public var environment: [String: String]
 

@@ -35,7 +35,7 @@ public enum Sweep {
         do {
             design = try SweepDesign(options)
             try checkChosenTwice(design, options)
-            let resolver = ModelResolver(environment: options.environment)
+            let resolver = ModelResolver(environment: options.environment, attended: options.attended)
             var model: ResolvedModel?
             if !design.gives(.model) {
                 (model, modelNote) = try SpecPlanner.defaultModel(options.model, workingDirectory: options.workingDirectory,

@@ -5,4 +5,8 @@ enum Console {
     static func error(_ message: String) {
         FileHandle.standardError.write(Data("svdbatch: \(message)\n".utf8))
     }
+
+    /// Whether a person is at a terminal: standard input or standard error is one (not so under cron, in a
+    /// pipeline both ways, or with both redirected).
+    static var attended: Bool { isatty(STDIN_FILENO) == 1 || isatty(STDERR_FILENO) == 1 }
 }

@@ -45,7 +45,7 @@ struct RunCommand: ParsableCommand {
     var out = "Output"
 
     @Option(help: ArgumentHelp(
-        "Model for rows without a model column: a diffusers folder, or a Hugging Face repository id already in the local cache (HF_HUB_CACHE, HF_HOME/hub or ~/.cache/huggingface/hub; never downloaded). Default: $SVDBATCH_MODEL, else the bundled demo model. Example: --model stabilityai/stable-video-diffusion-img2vid-xt",
+        "Model for rows without a model column: a diffusers folder, or a Hugging Face repository id already in the local cache (HF_HUB_CACHE, HF_HOME/hub or ~/.cache/huggingface/hub; never downloaded). `demo` is the bundled demo model (random weights). Default: $SVDBATCH_MODEL, else, on a terminal only, the demo model; an unattended run without a model is an error. Example: --model stabilityai/stable-video-diffusion-img2vid-xt",
         valueName: "DIR|REPO_ID"))
     var model: String?
 
@@ -120,6 +120,7 @@ struct RunCommand: ParsableCommand {
         options.force = force
         options.dryRun = dryRun
         options.quiet = quiet
+        options.attended = Console.attended
 
         ProcessSignals.observe { signal in
             Console.error("\(signal == SIGTERM ? "SIGTERM" : "SIGINT"): stopping after the current denoising step; the checkpoint is kept (signal again to quit at once)")

@@ -63,7 +63,7 @@ struct SweepCommand: ParsableCommand {
     var fixed: [String] = []
 
     @Option(help: ArgumentHelp(
-        "A diffusers folder, or a Hugging Face repository id already in the local cache (never downloaded). Default: $SVDBATCH_MODEL, else the bundled demo model. Example: --model stabilityai/stable-video-diffusion-img2vid-xt",
+        "A diffusers folder, or a Hugging Face repository id already in the local cache (never downloaded). `demo` is the bundled demo model (random weights). Default: $SVDBATCH_MODEL, else, on a terminal only, the demo model; an unattended run without a model is an error. Example: --model stabilityai/stable-video-diffusion-img2vid-xt",
         valueName: "DIR|REPO_ID"))
     var model: String?
 
@@ -101,6 +101,7 @@ struct SweepCommand: ParsableCommand {
         options.force = force
         options.dryRun = dryRun
         options.quiet = quiet
+        options.attended = Console.attended
 
         ProcessSignals.observe { signal in
             Console.error("\(signal == SIGTERM ? "SIGTERM" : "SIGINT"): stopping after the current denoising step; the checkpoint is kept (signal again to quit at once)")

@@ -117,7 +117,7 @@ final class BatchRunTests: XCTestCase {
         let rowModel = ws.run()
         XCTAssertEqual(rowModel.status, .jobsFailed)
         XCTAssertEqual(rowModel.result.entries.map(\.status), [.failed, .rendered])
-        XCTAssertTrue(rowModel.messages.contains("jobs.csv:3: model: model 'nowhere/model' not found"), rowModel.messages)
+        XCTAssertTrue(rowModel.messages.contains("jobs.csv:3: model: model 'nowhere/model' is not a folder here"), rowModel.messages)
 
         let quiet = ws.run { $0.quiet = true }
         XCTAssertEqual(quiet.result.entries.map(\.status), [.failed, .upToDate])

@@ -61,10 +61,11 @@ extension Workspace {
         return RunOutput(result: result, messages: messages.text, output: output.text)
     }
 
-    /// The environment without variables that would pick another model.
+    /// The environment with the demo model as the default model, as a script names it (tests run without a
+    /// terminal, where a missing model is an error).
     static var environment: [String: String] {
         var env = ProcessInfo.processInfo.environment
-        env.removeValue(forKey: "SVDBATCH_MODEL")
+        env["SVDBATCH_MODEL"] = ModelResolver.demoKeyword
         return env
     }
 

@@ -70,4 +70,71 @@ final class ModelResolverTests: XCTestCase {
         XCTAssertEqual(run.result.plan?.jobs.first?.model.name, "acme/tiny-svd")
         XCTAssertFalse(run.messages.contains("demo model"), "the demo model is not used, so it is not announced")
     }
+
+    /// Under cron nobody sees the demo model's notice: without a model an unattended run is an error that says
+    /// how to name one; `demo` names the demo model on purpose.
+    func testUnattendedRunsNeverFallBackToTheDemoModel() throws {
+        let ws = try Workspace()
+        let unattended = ModelResolver(environment: [:], attended: false)
+        XCTAssertThrowsError(try unattended.resolveDefault(workingDirectory: ws.root)) { error in
+            XCTAssertEqual(error as? ModelResolutionError, .unattendedWithoutModel)
+            XCTAssertTrue("\(error)".contains("--model DIR|REPO_ID") && "\(error)".contains("SVDBATCH_MODEL"), "\(error)")
+        }
+        XCTAssertEqual(try unattended.resolve("demo", relativeTo: ws.root).source, .demo)
+        XCTAssertEqual(try ModelResolver(environment: ["SVDBATCH_MODEL": "demo"], attended: false)
+                        .resolveDefault(workingDirectory: ws.root).source, .demo)
+
+        try ws.csv(Tiny.csv([Tiny.row(seed: "1")]))
+        var environment = Workspace.environment
+        environment.removeValue(forKey: "SVDBATCH_MODEL")
+        let cron = ws.run { $0.environment = environment; $0.attended = false }
+        XCTAssertEqual(cron.status, .fatal, cron.messages)
+        XCTAssertTrue(cron.messages.contains("never falls back to the bundled demo model"), cron.messages)
+        XCTAssertEqual(ws.visibleFiles(in: "out").filter { $0.hasSuffix(".mp4") }, [])
+        let named = ws.run { $0.environment = environment; $0.attended = false; $0.model = "demo" }
+        XCTAssertEqual(named.status, .success, named.messages)
+        XCTAssertTrue(named.messages.contains("using the bundled demo model"), named.messages)
+
+        // The executable without a terminal (its standard input and error are files here), as under cron.
+        let log = ws.url("cron.log")
+        let process = Process()
+        process.executableURL = try SVDBatchBinary.url()
+        process.arguments = ["jobs.csv", "--out", "cron"]
+        process.currentDirectoryURL = ws.root
+        process.environment = environment
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: log)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        let text = try String(contentsOf: log, encoding: .utf8)
+        XCTAssertEqual(process.terminationStatus, 2, text)
+        XCTAssertTrue(text.contains("never falls back to the bundled demo model"), text)
+    }
+
+    /// A repository id missing from the cache says how to fetch just what svdbatch loads, and that Stability's
+    /// models need their licence accepted first.
+    func testAMissingRepositoryIdSaysHowToFetchIt() throws {
+        let ws = try Workspace()
+        let resolver = ModelResolver(environment: ["HF_HUB_CACHE": ws.url("hub").path])
+        let repo = "stabilityai/stable-video-diffusion-img2vid-xt"
+        XCTAssertThrowsError(try resolver.resolve(repo, relativeTo: ws.root)) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("huggingface-cli download \(repo) --include 'model_index.json' '*config.json' '*.fp16.safetensors'"), text)
+            XCTAssertTrue(text.contains("accept the licence on https://huggingface.co/\(repo)"), text)
+            XCTAssertTrue(text.contains(ws.url("hub").path), text)
+        }
+        // The patterns take exactly the files a diffusers SVD folder needs, not the single-file checkpoints.
+        let repoFiles = ["model_index.json", "svd_xt.safetensors", "svd_xt_image_decoder.safetensors",
+                         "feature_extractor/preprocessor_config.json", "image_encoder/config.json",
+                         "image_encoder/model.fp16.safetensors", "image_encoder/model.safetensors",
+                         "scheduler/scheduler_config.json", "unet/config.json", "unet/diffusion_pytorch_model.fp16.safetensors",
+                         "unet/diffusion_pytorch_model.safetensors", "vae/config.json",
+                         "vae/diffusion_pytorch_model.fp16.safetensors", "README.md"]
+        let taken = repoFiles.filter { file in ModelDownloadHelp.includePatterns.contains { fnmatch($0, file, 0) == 0 } }
+        XCTAssertEqual(taken, ["model_index.json", "feature_extractor/preprocessor_config.json", "image_encoder/config.json",
+                               "image_encoder/model.fp16.safetensors", "scheduler/scheduler_config.json", "unet/config.json",
+                               "unet/diffusion_pytorch_model.fp16.safetensors", "vae/config.json",
+                               "vae/diffusion_pytorch_model.fp16.safetensors"])
+    }
 }

@@ -179,7 +179,7 @@ final class SweepTests: XCTestCase {
         }
         let noModel = sweep(ws, seeds: "1", vary: []) { $0.model = "no/such-model" }
         XCTAssertEqual(noModel.result.status, .fatal)
-        XCTAssertTrue(noModel.messages.contains("--model: model 'no/such-model' not found"), noModel.messages)
+        XCTAssertTrue(noModel.messages.contains("--model: model 'no/such-model' is not a folder here"), noModel.messages)
         let noImage = sweep(ws, seeds: "1", vary: []) { $0.imagePath = "missing.png" }
         XCTAssertEqual(noImage.result.status, .fatal)
         XCTAssertTrue(noImage.messages.contains("missing.png"), noImage.messages)
