@@ -56,9 +56,6 @@ public enum ProcessSignals {
         state.withLock { observer = onFirst }
     }
 
-    /// Whether SIGINT is trapped (false when it was inherited as ignored).
-    public static var trapsSIGINT: Bool { state.withLock { sources.count == 2 } }
-
     private static func handle(_ sig: Int32) {
         let onFirst = state.withLock { observer }
         guard let onFirst, flag.requested == nil else { _exit(128 + sig) }

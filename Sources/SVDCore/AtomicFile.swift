@@ -157,11 +157,6 @@ public enum AtomicFile {
         }
     }
 
-    /// Whether `fileName` is a temporary file of `target` left by any process (`.TARGET.tmp-PID`).
-    public static func isTemporary(_ fileName: String, of target: String) -> Bool {
-        temporaryOwner(fileName)?.target == target
-    }
-
     /// The final name and the writer's pid of a temporary file named `.TARGET.tmp-PID`.
     public static func temporaryOwner(_ fileName: String) -> (target: String, pid: pid_t)? {
         guard fileName.hasPrefix("."), let range = fileName.range(of: ".tmp-", options: .backwards) else { return nil }
