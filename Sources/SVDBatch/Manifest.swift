@@ -108,20 +108,14 @@ public struct Manifest {
     /// Opens the manifest once before any work (creating it, cutting a partial last line), so that a manifest
     /// that cannot be written (a link planted at its name, a read-only file) stops the run before it renders.
     public func prepare() throws {
-        let fd: Int32
-        do { fd = try AtomicFile.openNoFollow(file, flags: O_RDWR | O_APPEND | O_CREAT, step: "opening") } catch {
-            throw ManifestError.unwritable(path: file.path, reason: Self.reason(error))
-        }
+        let fd = try open()
         defer { close(fd) }
         _ = try wholeLinesLength(fd)
     }
 
     public func append(_ entry: ManifestEntry) throws {
         let line = Data((try entry.jsonLine() + "\n").utf8)
-        let fd: Int32
-        do { fd = try AtomicFile.openNoFollow(file, flags: O_RDWR | O_APPEND | O_CREAT, step: "opening") } catch {
-            throw ManifestError.unwritable(path: file.path, reason: Self.reason(error))
-        }
+        let fd = try open()
         defer { close(fd) }
         let whole = try wholeLinesLength(fd)
         do { try AtomicFile.writeAll(line, to: fd, path: file.path) } catch {
@@ -133,6 +127,13 @@ public struct Manifest {
             let reason = String(cString: strerror(errno)).lowercased()
             ftruncate(fd, off_t(whole))
             throw ManifestError.unwritable(path: file.path, reason: reason)
+        }
+    }
+
+    /// Opens (creating) the manifest for appending and reading back, never through a link at its name.
+    private func open() throws -> Int32 {
+        do { return try AtomicFile.openNoFollow(file, flags: O_RDWR | O_APPEND | O_CREAT, step: "opening") } catch {
+            throw ManifestError.unwritable(path: file.path, reason: Self.reason(error))
         }
     }
 

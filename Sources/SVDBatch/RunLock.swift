@@ -97,13 +97,10 @@ public final class RunLock {
 
     /// Opens (creating) a lock file; a symbolic link at its name is refused, never followed.
     private static func open(_ file: URL) throws -> Int32 {
-        let fd = Glibc.open(file.path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            let code = errno
-            if code == ELOOP { throw RunLockError.unusable(lockFile: file.path, reason: "\(FileWriteError.symbolicLink(path: file.path))") }
-            throw RunLockError.unusable(lockFile: file.path, reason: describe(code))
+        do { return try AtomicFile.openNoFollow(file, flags: O_RDWR | O_CREAT, step: "opening") } catch {
+            let reason = if case let FileWriteError.failed(_, _, text) = error { text } else { "\(error)" }
+            throw RunLockError.unusable(lockFile: file.path, reason: reason)
         }
-        return fd
     }
 
     /// nil on success, else errno.

@@ -17,7 +17,7 @@ public enum FileWriteError: Error, CustomStringConvertible, Equatable {
         }
     }
 
-    /// The failure for `errno` after `step` on `path`: ELOOP from O_NOFOLLOW names the link, ENOSPC says so.
+    /// The failure for `errno` after `step` on `path`; ELOOP (from O_NOFOLLOW) names the link.
     public static func current(path: String, step: String) -> FileWriteError {
         let code = errno
         if code == ELOOP { return .symbolicLink(path: path) }
