@@ -31,7 +31,7 @@ let package = Package(
         // Vectorised activations (AVX2 when present) with one bit-exact definition on every machine.
         .target(name: "CVectorMath", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
 
-        .target(name: "SVDCore", dependencies: ["COpenBLAS", "CVectorMath", "CHalf"],
+        .target(name: "SVDCore", dependencies: ["COpenBLAS", "CVectorMath", "CHalf", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: optimised),
         .target(name: "SVDModels", dependencies: ["SVDCore", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: optimised),

@@ -1,4 +1,5 @@
 import Foundation
+import SVDCore
 import SVDMedia
 
 /// One of N disjoint parts of a job list (`--shard K/N`): the jobs whose output file name's SHA-256, read as a

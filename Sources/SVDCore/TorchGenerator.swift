@@ -5,8 +5,11 @@ import Darwin
 #endif
 
 /// PyTorch's CPU generator (`torch.Generator("cpu").manual_seed(s)`) and `torch.randn` on it, bit for bit as
-/// torch 2.13–2.15 computes them on x86-64 Linux with AVX2 (docs/torch-cpu-randn.md). diffusers draws all SVD noise
-/// through this, so the same seed gives the same video.
+/// torch 2.13–2.15 computes them on x86-64 Linux with AVX2: MT19937 as in
+/// https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/core/MT19937RNGEngine.h, and `normal_fill` of
+/// https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/native/cpu/DistributionTemplates.h (vectorised
+/// Box-Muller over blocks of 16 for 16 or more elements, scalar otherwise). diffusers draws all SVD noise through
+/// this, so the same seed gives the same video.
 ///
 /// Not thread-safe: one generator per render, used serially (the pipeline draws twice).
 public final class TorchGenerator {
@@ -171,7 +174,7 @@ enum TorchNormalKernel {
     /// Float(2π), rounded once.
     static let twoPi = Float(bitPattern: 0x40C9_0FDB)
 
-    /// The AVX2 float32 kernel (§4.2). The trailing `+ 0` is torch's `fma(out, std = 1, mean = 0)`: −0 → +0.
+    /// The AVX2 float32 kernel. The trailing `+ 0` is torch's `fma(out, std = 1, mean = 0)`: −0 → +0.
     @inline(__always) static func floatBlock(_ d: UnsafeMutablePointer<Float>) {
         for j in 0..<8 {
             let u1 = 1 - d[j]
@@ -183,7 +186,7 @@ enum TorchNormalKernel {
         }
     }
 
-    /// The float64 kernel (§6): plain C++ on doubles with glibc's log, sin and cos.
+    /// The float64 kernel: plain C++ on doubles with glibc's log, sin and cos.
     static func doubleBlock(_ d: UnsafeMutablePointer<Double>) {
         for j in 0..<8 {
             let u1 = 1 - d[j]

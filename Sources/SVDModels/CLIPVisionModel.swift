@@ -1,6 +1,6 @@
 import SVDCore
 
-/// transformers' `CLIPVisionModelWithProjection` (spec §4.6): patch embedding, class token and positions,
+/// transformers' `CLIPVisionModelWithProjection`: patch embedding, class token and positions,
 /// pre-LayerNorm, pre-norm encoder layers, post-LayerNorm of the class token, bias-free projection.
 /// Built from the checkpoint's root scope (keys `vision_model.*`, `visual_projection.*`).
 public struct CLIPVisionModelWithProjection {

@@ -1,7 +1,7 @@
 import Foundation
 import SVDCore
 
-// Typed views of the JSON configs of a diffusers SVD directory (spec §1.2). Absent keys (and keys set to null)
+// Typed views of the JSON configs of a diffusers SVD directory. Absent keys (and keys set to null)
 // take the defaults of the diffusers/transformers class that reads the file; unknown keys are ignored. Every
 // config is validated when it is built, so the networks and the manifest can index it without further checks.
 
@@ -258,7 +258,7 @@ public struct UNetConfig: Equatable, Sendable {
         try r.positive("layers_per_block", layersPerBlock)
         try r.positive("transformer_layers_per_block", transformerLayersPerBlock)
         try r.positive("num_attention_heads", numAttentionHeads)
-        // The transformers work at width heads × (C / heads), which must be C itself (spec §4.2).
+        // The transformers work at width heads × (C / heads), which must be C itself.
         for (c, heads) in zip(blockOutChannels, numAttentionHeads) where c % heads != 0 {
             throw r.invalid("num_attention_heads", "\(heads) heads do not divide \(c) channels")
         }
@@ -528,11 +528,11 @@ public struct CLIPVisionConfig: Equatable, Sendable {
 // MARK: - Scheduler
 
 /// `scheduler/scheduler_config.json` (`EulerDiscreteScheduler`). The engine implements the scheduler exactly as
-/// SVD configures it (spec §3): Karras sigmas between explicit `sigma_min`/`sigma_max`, continuous
+/// SVD configures it: Karras sigmas between explicit `sigma_min`/`sigma_max`, continuous
 /// v-prediction timesteps and a final sigma of zero. Any other setting that would change the sampling is refused
 /// when the config is read, rather than silently ignored.
 public struct SchedulerConfig: Equatable, Sendable {
-    /// `timestep_spacing`. Under Karras sigmas it only decides the initial noise scale (spec §3.4).
+    /// `timestep_spacing`. Under Karras sigmas it only decides the initial noise scale.
     public enum TimestepSpacing: String, Equatable, Sendable {
         case leading, linspace, trailing
 
@@ -558,7 +558,7 @@ public struct SchedulerConfig: Equatable, Sendable {
     public let stepsOffset: Int
     public let interpolationType: String
 
-    /// The SVD scheduler (spec §1.2).
+    /// The SVD scheduler.
     public static let svd = try! SchedulerConfig(sigmaMin: 0.002, sigmaMax: 700, timestepSpacing: .leading)
 
     /// A config the engine can run. Settings with no effect under Karras sigmas are kept for reference only.

@@ -1,7 +1,7 @@
 import Foundation
 import SVDCore
 
-/// Which weight files to load: diffusers' plain files or its "fp16" variant (spec §1.1). The variant is about
+/// Which weight files to load: diffusers' plain files or its "fp16" variant. The variant is about
 /// file names only; the dtype stored in the files decides whether large weights stay 16-bit in memory.
 public enum WeightVariant: String, CaseIterable, Sendable {
     case fp32
@@ -58,7 +58,7 @@ public struct WeightFiles: Equatable, Sendable {
     /// The `*.safetensors.index*.json` file when the weights are sharded.
     public let index: URL?
 
-    /// Candidate file names for a component and variant, single file first (spec §1.1).
+    /// Candidate file names for a component and variant, single file first.
     public static func candidateNames(_ component: ModelComponent, _ variant: WeightVariant) -> [String] {
         let base = component.weightsBaseName
         switch variant {
@@ -232,7 +232,7 @@ public final class WeightSet: WeightSource, @unchecked Sendable {
 
 // MARK: - Model directory
 
-/// A diffusers-format Stable Video Diffusion directory (spec §1.1): every config decoded and checked, and the
+/// A diffusers-format Stable Video Diffusion directory: every config decoded and checked, and the
 /// weights of the UNet, the VAE and the CLIP image encoder opened and validated against their configs.
 public struct ModelDirectory: Sendable {
     public static let modelIndexFile = "model_index.json"
@@ -317,7 +317,7 @@ public struct ModelDirectory: Sendable {
         return path.hasPrefix(base) ? String(path.dropFirst(base.count)) : path
     }
 
-    /// Cross-component agreements the pipeline relies on (spec §2–4).
+    /// Cross-component agreements the pipeline relies on.
     static func checkConsistency(root: URL, unet: UNetConfig, vae: VAEConfig, clip: CLIPVisionConfig,
                                  features: FeatureExtractorConfig) throws {
         var reasons: [String] = []

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SVDCore
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -19,7 +20,7 @@ public struct ModelFingerprint: Equatable, Codable, Sendable {
         self.files = files
         var hash = SHA256()
         for path in files.keys.sorted() { hash.update(data: Data("\(path)\t\(files[path]!)\n".utf8)) }
-        combined = hash.finalize().hexString
+        combined = Digests.hex(hash.finalize())
     }
 
     /// Hashes the files `directory` loaded. `cache` (the user's cache folder by default; nil for none) spares
@@ -134,25 +135,11 @@ public final class FileDigestCache: @unchecked Sendable {
         }
     }
 
-    /// SHA-256 of a file, read in chunks so that memory use does not grow with the file.
+    /// SHA-256 of a file (`Digests.sha256Hex(fileAt:)`), with the failure as a fingerprint error.
     public static func sha256(of url: URL) throws -> String {
-        let fd = open(url.path, O_RDONLY | O_NONBLOCK)   // never wait on a FIFO
-        guard fd >= 0 else { throw FingerprintError(path: url.path, reason: "cannot open: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        let chunk = 8 << 20
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 64)
-        defer { buffer.deallocate() }
-        var hash = SHA256()
-        while true {
-            let n = read(fd, buffer.baseAddress, chunk)
-            if n == 0 { break }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw FingerprintError(path: url.path, reason: "read failed: \(String(cString: strerror(errno)))")
-            }
-            hash.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+        do { return try Digests.sha256Hex(fileAt: url) } catch let error as DigestError {
+            throw FingerprintError(path: error.path, reason: error.reason)
         }
-        return hash.finalize().hexString
     }
 
     struct Identity: Equatable {
@@ -194,6 +181,3 @@ extension FileDigestCache.Entry {
     }
 }
 
-extension Digest {
-    var hexString: String { map { String(format: "%02x", $0) }.joined() }
-}

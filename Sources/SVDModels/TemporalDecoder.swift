@@ -1,6 +1,6 @@
 import SVDCore
 
-/// diffusers' `TemporalDecoder` (spec §4.5.2): decodes ONE chunk z [b·F, latent, h, w] (already multiplied by
+/// diffusers' `TemporalDecoder`: decodes ONE chunk z [b·F, latent, h, w] (already multiplied by
 /// 1/scaling_factor) into frames [b·F, 3, 8h, 8w]. Every temporal layer mixes only the F frames it is given.
 /// Its resnets are `SpatioTemporalResBlock`s without temb, spatial eps 1e-6, temporal eps 1e-5, and the
 /// switched AlphaBlender (weight σ(m) on the temporal branch).

@@ -41,7 +41,7 @@ struct UNetDownBlock {
 
     init(_ w: Weights, inChannels: Int, outChannels: Int, layers: Int, heads: Int?, transformerLayers: Int,
          downsample: Bool) throws {
-        // Cross-attention down blocks use eps 1e-6; the plain DownBlockSpatioTemporal uses 1e-5 (spec §6.12).
+        // Cross-attention down blocks use eps 1e-6; the plain DownBlockSpatioTemporal uses 1e-5.
         let eps: Float = heads == nil ? 1e-5 : 1e-6
         pairs = try (0..<layers).map { i in
             try UNetBlockFactory.pair(w, index: i, inChannels: i == 0 ? inChannels : outChannels,

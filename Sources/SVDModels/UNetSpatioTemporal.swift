@@ -22,7 +22,7 @@ public struct UNetArchitecture: Sendable, Equatable {
     }
 }
 
-/// diffusers' `UNetSpatioTemporalConditionModel` (spec §4.3): v-prediction for every frame of every video.
+/// diffusers' `UNetSpatioTemporalConditionModel`: v-prediction for every frame of every video.
 public struct UNetSpatioTemporal {
     public let architecture: UNetArchitecture
     let convIn, convOut: Conv2dLayer

@@ -1,6 +1,6 @@
 import SVDCore
 
-/// diffusers' `AutoencoderKLTemporalDecoder` (spec §4.5): a per-image encoder + quant_conv whose posterior mean
+/// diffusers' `AutoencoderKLTemporalDecoder`: a per-image encoder + quant_conv whose posterior mean
 /// is the image latent, and a temporal decoder run over consecutive chunks of frames. No post_quant_conv.
 /// Built from the VAE checkpoint's root scope (keys `encoder.*`, `quant_conv.*`, `decoder.*`).
 public struct AutoencoderKLTemporalDecoder {
@@ -42,7 +42,7 @@ public struct AutoencoderKLTemporalDecoder {
 
     /// Final latents, frame-flattened [rows, latent, h, w] → decoded frames [rows, 3, 8h, 8w] (raw, unclamped).
     /// Rows are decoded in consecutive chunks of `chunkSize` (the last may be shorter), each as one video of
-    /// that many frames, so the temporal layers see only their own chunk (spec §2.3 step 11).
+    /// that many frames, so the temporal layers see only their own chunk.
     public func decode(latents: Tensor, chunkSize: Int) -> Tensor {
         precondition(chunkSize >= 1, "decode chunk size must be positive")
         precondition(latents.rank == 4 && latents.shape[1] == latentChannels, "decode: latents \(latents.shape)")
@@ -78,7 +78,7 @@ public struct VAEAttention {
 
     public init(_ w: Weights, channels: Int, heads: Int = 1) throws {
         norm = try GroupNormLayer(w["group_norm"], eps: 1e-6)
-        // Legacy files name the projections query/key/value/proj_attn, possibly stored 4-D (spec §5.3).
+        // Legacy files name the projections query/key/value/proj_attn, possibly stored 4-D.
         func projection(_ name: String, legacy: String) throws -> (weight: WeightTensor, bias: Tensor) {
             let scope: Weights, weight: WeightTensor
             do {

@@ -1,6 +1,6 @@
 import SVDCore
 
-/// diffusers' VAE `Encoder` with `DownEncoderBlock2D`s (spec §4.5.1): per image, no temporal parts, every
+/// diffusers' VAE `Encoder` with `DownEncoderBlock2D`s: per image, no temporal parts, every
 /// GroupNorm eps 1e-6. Returns the moments [n, 2·latent, H/2^(blocks−1), …] before quant_conv.
 public struct VAEEncoder {
     let convIn: Conv2dLayer
@@ -53,7 +53,7 @@ public struct VAEEncoder {
 }
 
 /// `DownEncoderBlock2D`: resnets, then (all but the last block) the VAE downsample: one zero row/column at the
-/// bottom/right only, then a stride-2 3×3 conv with no other padding (spec §6.24).
+/// bottom/right only, then a stride-2 3×3 conv with no other padding.
 struct VAEDownBlock {
     let resnets: [ResnetBlock2D]
     let downsample: Conv2dLayer?

@@ -9,13 +9,13 @@ public enum ModelComponent: String, CaseIterable, Sendable, Comparable {
 
     /// The folder inside the model directory.
     public var folder: String { rawValue }
-    /// Base name of the weight files (diffusers vs transformers naming, spec §1.1).
+    /// Base name of the weight files (diffusers and transformers name them differently).
     public var weightsBaseName: String { self == .imageEncoder ? "model" : "diffusion_pytorch_model" }
 
     public static func < (a: ModelComponent, b: ModelComponent) -> Bool { a.rawValue < b.rawValue }
 }
 
-/// Every tensor a network reads, with its shape in PyTorch order (spec §5), computed from the network's config
+/// Every tensor a network reads, with its shape in PyTorch order, computed from the network's config
 /// for any widths. The networks fetch exactly these keys.
 public struct WeightManifest: Equatable, Sendable {
     public let component: ModelComponent
@@ -34,7 +34,7 @@ public struct WeightManifest: Equatable, Sendable {
 
     public subscript(key: String) -> [Int]? { shapes[key] }
 
-    /// `UNetSpatioTemporalConditionModel` (spec §5.1–5.2).
+    /// `UNetSpatioTemporalConditionModel`.
     public static func unet(_ c: UNetConfig) -> WeightManifest {
         var b = ManifestBuilder()
         let ch = c.blockOutChannels, n = ch.count, temb = c.timeEmbedDim
@@ -83,7 +83,7 @@ public struct WeightManifest: Equatable, Sendable {
         return WeightManifest(component: .unet, shapes: b.shapes)
     }
 
-    /// `AutoencoderKLTemporalDecoder` (spec §5.3): 2-D encoder, temporal decoder.
+    /// `AutoencoderKLTemporalDecoder`: 2-D encoder, temporal decoder.
     public static func vae(_ c: VAEConfig) -> WeightManifest {
         var b = ManifestBuilder()
         let ch = c.blockOutChannels, n = ch.count, top = ch[n - 1]
@@ -122,7 +122,7 @@ public struct WeightManifest: Equatable, Sendable {
         b.conv("decoder.conv_out", out: c.outChannels, in: ch[0], kernel: [3, 3])
         b.conv("decoder.time_conv_out", out: c.outChannels, in: c.outChannels, kernel: [3, 1, 1])
 
-        // One head over all channels, biased q/k/v (spec §4.5).
+        // One head over all channels, biased q/k/v.
         var squeezable: Set<String> = []
         var legacy: [String: String] = [:]
         for p in attentions {
@@ -137,7 +137,7 @@ public struct WeightManifest: Equatable, Sendable {
         return WeightManifest(component: .vae, shapes: b.shapes, squeezableKeys: squeezable, legacyNames: legacy)
     }
 
-    /// `CLIPVisionModelWithProjection` (spec §5.4).
+    /// `CLIPVisionModelWithProjection`.
     public static func clipVision(_ c: CLIPVisionConfig) -> WeightManifest {
         var b = ManifestBuilder()
         let d = c.hiddenSize
@@ -170,7 +170,7 @@ public struct WeightManifest: Equatable, Sendable {
     }
 }
 
-/// Accumulates key → shape for the diffusers building blocks (spec §5.1).
+/// Accumulates key → shape for the diffusers building blocks.
 private struct ManifestBuilder {
     var shapes: [String: [Int]] = [:]
 

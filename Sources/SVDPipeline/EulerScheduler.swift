@@ -5,7 +5,7 @@ import Glibc
 import Darwin
 #endif
 
-/// diffusers' `EulerDiscreteScheduler` as SVD configures it (spec §3): Karras sigmas, continuous v-prediction
+/// diffusers' `EulerDiscreteScheduler` as SVD configures it: Karras sigmas, continuous v-prediction
 /// timesteps, final sigma 0, no churn. Every scalar is float32 where diffusers holds it in a float32 tensor, so
 /// sigmas, `initNoiseSigma` and each step reproduce diffusers bit for bit.
 ///
@@ -29,7 +29,7 @@ public struct EulerScheduler: Sendable, Equatable {
         self.init(float32Sigmas: karras.map { Float($0) } + [0], timestepSpacing: timestepSpacing)
     }
 
-    /// `set_timesteps(sigmas: ...)` (§3.6): the list is cast to float32 and used as is, with no 0 appended, so
+    /// `set_timesteps(sigmas: ...)`: the list is cast to float32 and used as is, with no 0 appended, so
     /// it holds S + 1 values including the final one.
     public init(sigmas: [Double], timestepSpacing: String) {
         precondition(sigmas.count >= 2, "a custom sigma list needs at least two values (S + 1 with S ≥ 1)")
@@ -60,7 +60,7 @@ public struct EulerScheduler: Sendable, Equatable {
     }
 
     /// t = 0.25 · ln σ in float32. torch's float32 log is within 1 ulp of the exact value but not always
-    /// correctly rounded (spec §3.3), so t can be 1 ulp from diffusers' value; the UNet is insensitive to that.
+    /// correctly rounded, so t can be 1 ulp from diffusers' value; the UNet is insensitive to that.
     /// glibc's `logf` agrees with torch on more of the reference values than a correctly rounded log does.
     static func continuousTimestep(_ sigma: Float) -> Float {
         0.25 * logf(sigma)

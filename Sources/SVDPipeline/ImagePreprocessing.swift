@@ -2,8 +2,7 @@ import Foundation
 import SVDCore
 
 /// The two image inputs of the pipeline, computed from the decoded RGB image exactly as diffusers computes
-/// them for a PIL input (svd-pipeline.md §2.3 steps 2 and 4, §2.4). Pure functions; results do not depend
-/// on the number of worker threads.
+/// them for a PIL input. Pure functions; results do not depend on the number of worker threads.
 public enum ImagePreprocessing {
     /// CLIP's input size (both sides).
     public static let clipSize = 224
@@ -28,8 +27,8 @@ public enum ImagePreprocessing {
         return out
     }
 
-    /// `PIL.Image.resize((width, height), Image.LANCZOS)` on an RGB image, bit-exact with Pillow 13
-    /// (§2.4.A): separable 22-bit fixed-point passes with an 8-bit intermediate; the vertical pass comes
+    /// `PIL.Image.resize((width, height), Image.LANCZOS)` on an RGB image, bit-exact with Pillow 13:
+    /// separable 22-bit fixed-point passes with an 8-bit intermediate; the vertical pass comes
     /// first when the height shrinks by more than twice as many pixels as the width.
     public static func lanczosResize(_ image: RGBImage, width: Int, height: Int) -> RGBImage {
         precondition(width > 0 && height > 0, "resize target \(width)×\(height)")
@@ -190,7 +189,7 @@ public enum ImagePreprocessing {
 
     // MARK: CLIP path
 
-    /// The CLIP encoder input [1, 3, 224, 224] from the ORIGINAL image (§2.3 step 2): u = 2·x/255 − 1,
+    /// The CLIP encoder input [1, 3, 224, 224] from the ORIGINAL image: u = 2·x/255 − 1,
     /// diffusers' `_resize_with_antialiasing` to 224×224 (Gaussian blur x then y with reflect padding,
     /// bicubic A = −0.75 with align_corners), back to [0, 1], then (x − mean)/std per channel. float32
     /// throughout, with torch's operation order where it is known.

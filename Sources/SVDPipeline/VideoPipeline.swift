@@ -61,7 +61,7 @@ public final class StageTimings {
     public init() {}
 }
 
-/// diffusers' `StableVideoDiffusionPipeline.__call__` for one image and one video (spec §2.3), float32 on the CPU.
+/// diffusers' `StableVideoDiffusionPipeline.__call__` for one image and one video, float32 on the CPU.
 public struct VideoPipeline {
     public let model: VideoModel
     public init(model: VideoModel) { self.model = model }

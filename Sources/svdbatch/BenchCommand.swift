@@ -32,15 +32,19 @@ struct BenchCommand: ParsableCommand {
               svdbatch bench --model Samples/demo-model --image Tests/Fixtures/cases/basic/input.png \\
                 --width 192 --height 128 --steps 6
               svdbatch bench --model /tmp/svd-xt-random --stage unet --width 256 --height 128 --frames 14
-            With --sgemm N it instead measures the engine's single-threaded matrix product (N×N×N) in GFLOP/s.
+            With --sgemm N it instead measures the engine's single-threaded matrix product (N×N×N) in GFLOP/s;
+            with --fp16-expansion, the rate at which 16-bit weights are expanded to float32.
             """
     )
 
-    @Option(help: "A diffusers-format SVD model folder (required unless --sgemm is given).")
+    @Option(help: "A diffusers-format SVD model folder (required unless --sgemm or --fp16-expansion is given).")
     var model: String?
 
     @Option(help: "Measure a single-threaded N×N×N sgemm through the engine's BLAS layer instead of a render.")
     var sgemm: Int?
+
+    @Flag(help: "Measure fp16 → float32 weight expansion (all workers, one thread, per layer call) instead of a render.")
+    var fp16Expansion = false
 
     @Option(help: "What to time: render (every stage of one render), clip, encode, unet or decode (one call).")
     var stage: BenchmarkStage = .render
@@ -71,9 +75,10 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        if let sgemm { return Self.measureSgemm(size: sgemm) }
-        guard let modelPath = model else { throw ValidationError("--model is required (or use --sgemm N)") }
         if let threads { Parallel.workerCount = threads }
+        if let sgemm { return Self.measureSgemm(size: sgemm) }
+        if fp16Expansion { return Self.measureHalfExpansion() }
+        guard let modelPath = model else { throw ValidationError("--model is required (or use --sgemm N or --fp16-expansion)") }
         guard let seed = Seed(parsing: seed) else {
             throw ValidationError("--seed '\(seed)' is not an integer in [-2^63, 2^64)")
         }
@@ -168,6 +173,31 @@ struct BenchCommand: ParsableCommand {
         }
         let gflop = 2 * Double(n) * Double(n) * Double(n) / 1e9
         print(String(format: "sgemm %d³, 1 thread, OpenBLAS %@ %@: best of 5 %.3f s = %.1f GFLOP/s", n, BLAS.version, BLAS.kernels.summary, best, gflop / best))
+    }
+
+    /// float16 → float32 over 64 Mi elements (float16 read, float32 written), then as a layer call expands the
+    /// largest SVD-XT weight (1280 × 2560 × 3 × 3) into scratch.
+    static func measureHalfExpansion() {
+        func best(of runs: Int = 5, _ work: () -> Void) -> Double {
+            (0..<runs).map { _ in
+                let start = DispatchTime.now().uptimeNanoseconds
+                work()
+                return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            }.min()!
+        }
+        let count = 64 << 20
+        let half = HalfBuffer(count: count, format: .float16)
+        for i in 0..<count { half.pointer[i] = UInt16(truncatingIfNeeded: i) & 0x7BFF }
+        let out = Tensor(uninitialized: [count])
+        let parallel = best { HalfConversion.toFloat32(half.pointer, format: .float16, into: out.data, count: count) }
+        print(String(format: "float16 → float32 (%@, %d workers): %.2f GB/s of float32 written, %.0f ms per 64 Mi",
+                     HalfConversion.usesF16C ? "F16C" : "portable", Parallel.workerCount,
+                     Double(count * 4) / parallel / 1e9, parallel * 1000))
+        let portable = best(of: 1) { HalfConversion.float16ToFloat32Portable(half.pointer, into: out.data, count: count) }
+        print(String(format: "portable path, one thread: %.2f GB/s of float32", Double(count * 4) / portable / 1e9))
+        let weight = WeightTensor(shape: [1280, 2560, 3, 3], half: HalfBuffer(count: 1280 * 2560 * 9, format: .float16))
+        let call = best { _ = weight.withFloat32 { $0.count } }
+        print(String(format: "a layer's withFloat32 on a 1280×2560×3×3 weight: %.2f GB/s of float32", Double(weight.count * 4) / call / 1e9))
     }
 
     /// A deterministic test image: smooth gradients, so the run does not depend on any file.

@@ -1,6 +1,7 @@
 import Foundation
 import SVDBatch
 import SVDMedia
+import TestSupport
 import XCTest
 
 /// The built `svdbatch` executable, run as separate processes: killed, signalled, locked out, sharded.
@@ -159,5 +160,15 @@ final class BatchProcessTests: XCTestCase {
         let log = try String(contentsOf: ws.url("demo.log"), encoding: .utf8)
         XCTAssertEqual(status, 0, log)
         XCTAssertTrue(log.contains("demo model") && log.contains("random weights"), log)
+    }
+
+    func testCRFOutsideTheFormatsRangeIsAUsageError() throws {
+        let ws = try Workspace()
+        try ws.csv(Tiny.csv([Tiny.row(seed: "1")]))
+        let log = ws.url("crf.txt")
+        XCTAssertEqual(try SVDBatchBinary.run(["jobs.csv", "--crf", "60", "--dry-run"], in: ws.root, log: log), 2)
+        XCTAssertTrue(try String(contentsOf: log, encoding: .utf8).contains("--crf 60 is outside 0–51"))
+        XCTAssertEqual(try SVDBatchBinary.run(["jobs.csv", "--crf", "60", "--format", "webm", "--dry-run"], in: ws.root, log: log), 0)
+        XCTAssertEqual(try SVDBatchBinary.run(["jobs.csv", "--crf", "64", "--format", "webm", "--dry-run"], in: ws.root, log: log), 2)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import SVDBatch
+import SVDCore
 import SVDMedia
 import XCTest
 

@@ -5,8 +5,7 @@ import SVDMedia
 import TestSupport
 import XCTest
 
-/// `svdbatch rerender`, run as the built executable: every render compared here is made by it (the test
-/// process does not pin OpenBLAS's kernels the way the executable does), on the demo model, tiny jobs.
+/// `svdbatch rerender`, mostly run as the built executable (as users run it), on the demo model, tiny jobs.
 final class RerenderTests: XCTestCase {
     /// Runs `svdbatch ARGS` in the workspace; the status and everything it printed.
     private func svdbatch(_ ws: Workspace, _ arguments: [String]) throws -> (status: Int32, log: String) {
@@ -239,5 +238,54 @@ final class RerenderTests: XCTestCase {
         }
         let notAClip = try svdbatch(ws, ["rerender", "cat.png", "--verify"])
         XCTAssertEqual(notAClip.status, 2, notAClip.log)
+    }
+
+    private func rerender(_ ws: Workspace, _ clip: String, configure: (inout RerenderOptions) -> Void = { _ in })
+        -> (result: RerenderResult, messages: String) {
+        var options = RerenderOptions(clipPath: clip, workingDirectory: ws.root, environment: Workspace.environment)
+        configure(&options)
+        let messages = BufferSink(), output = BufferSink()
+        let result = Rerender.run(options, console: BatchConsole(output: output, messages: messages, messagesAreTerminal: false))
+        return (result, messages.text + output.text)
+    }
+
+    func testRecipesWithNonStandardEncoderOptionsAreRefusedWithExit2() throws {
+        let ws = try Workspace()
+        try ws.csv(Tiny.csv([Tiny.row(seed: "42")]))
+        XCTAssertEqual(ws.run().status, .success)
+        let clip = "out/cat-s42.mp4"
+        let decoded = try ClipReader.decode(ws.url(clip)).frames
+        var recipe = try ws.recipe(clip)
+        // As an edited comment could say: an x264 option that writes a file.
+        recipe.encoder.codecOptions["stats"] = ws.url("written-by-ffmpeg.log").path
+        try FileManager.default.createDirectory(at: ws.url("edited"), withIntermediateDirectories: true)
+        try ClipWriter.write(decoded, fps: 7, settings: try EncoderSettings.standard(.mp4), comment: try recipe.json(),
+                             to: ws.url("edited/cat-s42.mp4"))
+        for configure in [{ (o: inout RerenderOptions) in o.verify = true }, { (o: inout RerenderOptions) in o.outputDirectory = "copy" }] {
+            let run = rerender(ws, "edited/cat-s42.mp4", configure: configure)
+            XCTAssertEqual(run.result.status, .fatal, run.messages)
+            XCTAssertTrue(run.messages.contains("not svdbatch's standard mp4 settings") && run.messages.contains("stats="), run.messages)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: ws.url("written-by-ffmpeg.log").path))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: ws.url("copy/cat-s42.mp4").path))
+
+        // The unedited clip still re-renders.
+        let good = rerender(ws, clip) { $0.outputDirectory = "copy" }
+        XCTAssertEqual(good.result.status, .success, good.messages)
+    }
+
+    func testRerenderTakesTheRunLockAndExits75WhenHeld() throws {
+        let ws = try Workspace()
+        try ws.csv(Tiny.csv([Tiny.row(seed: "42")]))
+        XCTAssertEqual(ws.run().status, .success)
+        try FileManager.default.createDirectory(at: ws.url("copy"), withIntermediateDirectories: true)
+        // flock locks belong to the open file description, so a second open in this process conflicts too.
+        let lock = try RunLock.acquire(directory: ws.url("copy"), shard: nil)
+        let held = rerender(ws, "out/cat-s42.mp4") { $0.outputDirectory = "copy" }
+        XCTAssertEqual(held.result.status, .locked, held.messages)
+        XCTAssertTrue(held.messages.contains("another svdbatch run"), held.messages)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: ws.url("copy/cat-s42.mp4").path))
+        lock.release()
+        XCTAssertEqual(rerender(ws, "out/cat-s42.mp4") { $0.outputDirectory = "copy" }.result.status, .success)
     }
 }

@@ -102,34 +102,4 @@ final class HalfConversionTests: XCTestCase {
         XCTAssertEqual(weight.float32().array.map(\.bitPattern), try file.tensor("w").array.map(\.bitPattern))
         XCTAssertEqual(weight.reshaped([257, 256]).withFloat32 { $0.shape }, [257, 256])
     }
-
-    /// Prints the conversion rate (float16 read + float32 written) over a 64 Mi-element tensor.
-    func testConversionRate() {
-        let count = 64 << 20
-        let half = HalfBuffer(count: count, format: .float16)
-        for i in 0..<count { half.pointer[i] = UInt16(truncatingIfNeeded: i) & 0x7BFF }
-        let out = Tensor(uninitialized: [count])
-        var best = Double.infinity
-        for _ in 0..<5 {
-            let start = DispatchTime.now().uptimeNanoseconds
-            HalfConversion.toFloat32(half.pointer, format: .float16, into: out.data, count: count)
-            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-        }
-        print(String(format: "float16 → float32 (%@, %d workers): %.2f GB/s of float32 written, %.0f ms per 64 Mi",
-                     HalfConversion.usesF16C ? "F16C" : "portable", Parallel.workerCount,
-                     Double(count * 4) / best / 1e9, best * 1000))
-        let start = DispatchTime.now().uptimeNanoseconds
-        HalfConversion.float16ToFloat32Portable(half.pointer, into: out.data, count: count)
-        let portable = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        print(String(format: "portable path, one thread: %.2f GB/s of float32", Double(count * 4) / portable / 1e9))
-        // As layers use it, on a scratch block (the largest SVD-XT weight, 1280 × 2560 × 3 × 3).
-        let weight = WeightTensor(shape: [1280, 2560, 3, 3], half: HalfBuffer(count: 1280 * 2560 * 9, format: .float16))
-        var bestCall = Double.infinity
-        for _ in 0..<5 {
-            let start = DispatchTime.now().uptimeNanoseconds
-            _ = weight.withFloat32 { $0.count }
-            bestCall = min(bestCall, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-        }
-        print(String(format: "withFloat32: %.2f GB/s of float32", Double(weight.count * 4) / bestCall / 1e9))
-    }
 }

@@ -4,7 +4,7 @@ import XCTest
 import TestSupport
 import Crypto
 
-/// The torch-compatible generator against the anchors of docs/torch-cpu-randn.md and the torch-made fixtures.
+/// The torch-compatible generator against values torch printed and the torch-made fixtures.
 final class TorchGeneratorTests: XCTestCase {
     private func gen(_ seed: UInt64) -> TorchGenerator { TorchGenerator(seed: Seed(seed)) }
 
@@ -178,7 +178,7 @@ final class TorchGeneratorTests: XCTestCase {
 }
 
 extension TorchGeneratorTests {
-    /// §9 of the randn doc: the full-size SVD draw sequence for seed 42 at 576×1024, by SHA-256 of the value bytes.
+    /// The full-size SVD draw sequence for seed 42 at 576×1024, by SHA-256 of the value bytes.
     func testSVDSequenceAt576x1024() {
         func sha(_ t: Tensor) -> String {
             let bytes = UnsafeRawBufferPointer(start: t.data, count: 4 * t.count)

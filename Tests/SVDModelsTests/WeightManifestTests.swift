@@ -5,7 +5,7 @@ import TestSupport
 @testable import SVDModels
 
 final class WeightManifestTests: XCTestCase {
-    // MARK: The published SVD-XT configs (spec §1.2)
+    // MARK: The published SVD-XT configs
 
     static let xtUNetJSON = """
         {"_class_name": "UNetSpatioTemporalConditionModel", "_diffusers_version": "0.24.0.dev0",

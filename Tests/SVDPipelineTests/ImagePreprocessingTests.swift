@@ -73,7 +73,7 @@ final class ImagePreprocessingTests: XCTestCase {
     // MARK: CLIP path
 
     func testGaussianKernelsMatchSpecExample() {
-        // svd-pipeline.md §2.4.B: a 1024×576 input.
+        // A 1024×576 input.
         let ky = ImagePreprocessing.GaussianKernel(inputSize: 576, outputSize: 224)
         let kx = ImagePreprocessing.GaussianKernel(inputSize: 1024, outputSize: 224)
         XCTAssertEqual(ky.sigma, 0.7857142857, accuracy: 1e-9)

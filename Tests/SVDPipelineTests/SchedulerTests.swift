@@ -6,7 +6,7 @@ import TestSupport
 
 /// The Euler scheduler and per-frame guidance against diffusers' values stored in the case fixtures.
 final class SchedulerTests: XCTestCase {
-    /// sigma_min / sigma_max of every published SVD scheduler config (spec §1.2).
+    /// sigma_min / sigma_max of every published SVD scheduler config.
     private static let sigmaMin = 0.002, sigmaMax = 700.0
 
     private struct Case {
@@ -95,7 +95,7 @@ final class SchedulerTests: XCTestCase {
 
     // MARK: Schedule details
 
-    /// Spec §3.3: S = 25 as diffusers computes it.
+    /// S = 25 as diffusers computes it.
     func testKarrasTableForS25() {
         let sigmas = ["700.0", "545.72925", "421.56912", "322.45367", "244.02307", "182.54713", "134.85445",
                       "98.267136", "70.540840", "49.809792", "34.536739", "23.467512", "15.589968", "10.097130",
