@@ -58,7 +58,7 @@ struct BatchRunner {
             let pipeline: VideoPipeline
             do {
                 reporter.info("loading model \(facts.model.name) (\(facts.loadedVariant) weights)")
-                let directory = try ModelDirectory(url: facts.model.folder, variant: facts.variant)
+                let directory = try ModelDirectory(url: facts.model.location, variant: facts.variant)
                 pipeline = VideoPipeline(model: try VideoModel(directory: directory))
                 reporter.info("model loaded in \(DurationText.text(Date().timeIntervalSince(loadStart)))")
             } catch {

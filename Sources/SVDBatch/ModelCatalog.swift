@@ -12,12 +12,14 @@ public struct ModelFacts: Sendable {
     public let defaultFrames: Int
     /// The variant loaded, e.g. "fp16", or per component when they differ ("image_encoder=fp32, unet=fp16").
     public let loadedVariant: String
-    /// How the weights were chosen (e.g. a fallback to fp16).
+    /// How the weights were chosen (e.g. a fallback to fp16, a single file's variant).
     public let notes: [String]
+    /// The folder `loadedFiles` are relative to (the model folder, or the folder of a checkpoint file).
+    let fingerprintRoot: URL
     let loadedFiles: [String]
 
     /// Groups jobs that can share one loaded model.
-    public var groupKey: String { model.folder.path + "|" + (variant?.rawValue ?? "auto") }
+    public var groupKey: String { model.location.path + "|" + (variant?.rawValue ?? "auto") }
 }
 
 /// Opens each distinct model once during planning and remembers the outcome (success or error), and hashes a
@@ -34,13 +36,13 @@ public final class ModelCatalog {
     }
 
     public func facts(for model: ResolvedModel) throws -> ModelFacts {
-        let key = model.folder.path
+        let key = model.location.path
         if let known = facts[key] { return try known.get().renamed(model) }
         let result = Result { () throws -> ModelFacts in
-            let directory = try ModelDirectory(url: model.folder, variant: variant)
+            let directory = try ModelDirectory(url: model.location, variant: variant)
             return ModelFacts(model: model, variant: variant, defaultFrames: directory.unetConfig.numFrames,
                               loadedVariant: Self.describe(directory.loadedVariants), notes: directory.notes,
-                              loadedFiles: directory.loadedFiles)
+                              fingerprintRoot: directory.fingerprintRoot, loadedFiles: directory.loadedFiles)
         }
         facts[key] = result
         return try result.get()
@@ -49,7 +51,7 @@ public final class ModelCatalog {
     /// SHA-256 of every config and weight file (from the user's digest cache when unchanged).
     public func fingerprint(of facts: ModelFacts) throws -> ModelFingerprintRecord {
         if let known = fingerprints[facts.groupKey] { return known }
-        let print = try ModelFingerprint(root: facts.model.folder, relativePaths: facts.loadedFiles, cache: digestCache)
+        let print = try ModelFingerprint(root: facts.fingerprintRoot, relativePaths: facts.loadedFiles, cache: digestCache)
         let record = ModelFingerprintRecord(files: print.files, sha256: print.combined)
         fingerprints[facts.groupKey] = record
         return record
@@ -66,6 +68,6 @@ extension ModelFacts {
     /// The same facts for another spelling of the same folder (recipes keep the name the user gave).
     func renamed(_ model: ResolvedModel) -> ModelFacts {
         ModelFacts(model: model, variant: variant, defaultFrames: defaultFrames, loadedVariant: loadedVariant,
-                   notes: notes, loadedFiles: loadedFiles)
+                   notes: notes, fingerprintRoot: fingerprintRoot, loadedFiles: loadedFiles)
     }
 }

@@ -9,10 +9,10 @@ public struct ResolvedModel: Hashable, Sendable {
         case demo = "bundled demo model"
     }
 
-    /// The model as the user named it (a folder or a repository id); recipes record this.
+    /// The model as the user named it (a folder, a checkpoint file or a repository id); recipes record this.
     public let name: String
-    /// The diffusers-format folder, absolute, symlinks resolved.
-    public let folder: URL
+    /// The diffusers-format folder or the single checkpoint file, absolute, symlinks resolved.
+    public let location: URL
     public let source: Source
 }
 
@@ -26,7 +26,7 @@ public enum ModelResolutionError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case let .notFound(reference, tried):
-            return "model '\(reference)' not found; looked for \(tried.joined(separator: ", then ")). Give a diffusers model folder, or a Hugging Face repository id already downloaded to the local cache (nothing is ever downloaded)"
+            return "model '\(reference)' not found; looked for \(tried.joined(separator: ", then ")). Give a diffusers model folder, a single-file checkpoint (svd_xt.safetensors and the like), or a Hugging Face repository id already downloaded to the local cache (nothing is ever downloaded)"
         case let .snapshotMissing(repo, detail):
             return "model '\(repo)' is in the Hugging Face cache but unusable: \(detail); download it again, e.g. `huggingface-cli download \(repo)`"
         case let .noDefaultModel(searched):
@@ -57,7 +57,7 @@ public enum ModelDownloadHelp {
         if repo.lowercased().hasPrefix("stabilityai/") {
             lines.append("Stability AI's models are gated: first accept the licence on https://huggingface.co/\(repo) while logged in, then run `huggingface-cli login` with an access token of that account.")
         }
-        lines.append("Or pass --model with a folder in diffusers layout.")
+        lines.append("Or pass --model with a folder in diffusers layout, or a single-file checkpoint such as svd_xt.safetensors.")
         return lines.joined(separator: " ")
     }
 }
@@ -85,9 +85,9 @@ public struct ModelResolver: Sendable {
         if reference == Self.demoKeyword { return try demoModel() }
         let candidate = reference.hasPrefix("/") ? URL(fileURLWithPath: reference)
                                                  : base.appendingPathComponent(reference)
-        var tried = ["folder \(candidate.standardizedFileURL.path)"]
-        if Self.isDirectory(candidate) {
-            return ResolvedModel(name: reference, folder: Self.canonical(candidate), source: source)
+        var tried = ["folder or checkpoint file \(candidate.standardizedFileURL.path)"]
+        if Self.isDirectory(candidate) || Self.isRegularFile(candidate) {
+            return ResolvedModel(name: reference, location: Self.canonical(candidate), source: source)
         }
         if Self.looksLikeRepoID(reference) {
             let hub = hubCache
@@ -95,7 +95,7 @@ public struct ModelResolver: Sendable {
             tried.append("Hugging Face cache entry \(repoFolder.path)")
             if Self.isDirectory(repoFolder) {
                 let snapshot = try Self.mainSnapshot(repoFolder, repo: reference)
-                return ResolvedModel(name: reference, folder: Self.canonical(snapshot),
+                return ResolvedModel(name: reference, location: Self.canonical(snapshot),
                                      source: source == .folder ? .huggingFaceCache : source)
             }
             if reference.contains("/") {
@@ -118,7 +118,7 @@ public struct ModelResolver: Sendable {
     public func demoModel() throws -> ResolvedModel {
         let candidates = Self.demoModelCandidates()
         for folder in candidates where FileManager.default.fileExists(atPath: folder.appendingPathComponent("model_index.json").path) {
-            return ResolvedModel(name: folder.path, folder: Self.canonical(folder), source: .demo)
+            return ResolvedModel(name: folder.path, location: Self.canonical(folder), source: .demo)
         }
         throw ModelResolutionError.noDefaultModel(searched: candidates.map(\.path))
     }
@@ -182,6 +182,10 @@ public struct ModelResolver: Sendable {
             return URL(fileURLWithPath: link)
         }
         return Bundle.main.executableURL.map { canonical($0) }
+    }
+
+    static func isRegularFile(_ url: URL) -> Bool {
+        (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true
     }
 
     static func isDirectory(_ url: URL) -> Bool {

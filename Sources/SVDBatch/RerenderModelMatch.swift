@@ -31,8 +31,8 @@ struct RerenderModelMatch {
                 }
                 continue
             }
-            guard seen.insert(model.folder.path).inserted else { continue }
-            let label = "\(place) (\(model.folder.path))"
+            guard seen.insert(model.location.path).inserted else { continue }
+            let label = "\(place) (\(model.location.path))"
             let facts: ModelFacts
             let fingerprint: ModelFingerprintRecord
             do {
@@ -48,7 +48,7 @@ struct RerenderModelMatch {
                 continue
             }
             var notes = facts.notes.map { "model \(model.name): \($0)" }
-            if model.name != recorded.name { notes.append("model found at \(model.folder.path) (\(place)); the recipe recorded '\(recorded.name)'") }
+            if model.name != recorded.name { notes.append("model found at \(model.location.path) (\(place)); the recipe recorded '\(recorded.name)'") }
             return Found(facts: facts, notes: notes)
         }
         throw RerenderError.modelMismatch(recorded: recorded, searched: searched)
@@ -73,7 +73,7 @@ struct RerenderModelMatch {
             guard let folder = ModelResolver.demoModelCandidates().first(where: {
                 FileManager.default.fileExists(atPath: $0.appendingPathComponent(index).path)
             }) else { throw ModelResolutionError.noDefaultModel(searched: []) }
-            return ResolvedModel(name: folder.path, folder: ModelResolver.canonical(folder), source: .demo)
+            return ResolvedModel(name: folder.path, location: ModelResolver.canonical(folder), source: .demo)
         }))
         return list
     }

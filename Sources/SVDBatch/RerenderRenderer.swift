@@ -22,7 +22,7 @@ struct RerenderRenderer {
         let facts = spec.model
         let loadStart = Date()
         reporter.info("loading model \(facts.model.name) (\(facts.loadedVariant) weights)")
-        let pipeline = VideoPipeline(model: try VideoModel(directory: ModelDirectory(url: facts.model.folder, variant: facts.variant)))
+        let pipeline = VideoPipeline(model: try VideoModel(directory: ModelDirectory(url: facts.model.location, variant: facts.variant)))
         reporter.info("model loaded in \(DurationText.text(Date().timeIntervalSince(loadStart)))")
 
         let resume = checkpoint.flatMap { resumable($0, jobKey: job.jobKey, totalSteps: p.numInferenceSteps) }

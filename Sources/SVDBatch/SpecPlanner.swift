@@ -47,7 +47,7 @@ struct SpecPlanner {
                 ?? resolver.resolveDefault(workingDirectory: workingDirectory)
             _ = try catalog.facts(for: model)
             let note = model.source == .demo
-                ? "using the bundled demo model \(model.folder.path): real SVD architecture with random weights, so its clips show abstract motion; pass --model DIR|REPO_ID or set SVDBATCH_MODEL for a real model"
+                ? "using the bundled demo model \(model.location.path): real SVD architecture with random weights, so its clips show abstract motion; pass --model DIR|REPO_ID or set SVDBATCH_MODEL for a real model"
                 : nil
             return (model, note)
         } catch {

@@ -41,6 +41,15 @@ public struct SafeTensorInfo: Sendable {
     /// Byte range within the data section.
     public let range: Range<Int>
     public var elementCount: Int { shape.reduce(1, *) }
+
+    /// Rows `r` of dimension 0, as a tensor of its own (a view of the same bytes).
+    public func rows(_ r: Range<Int>) -> SafeTensorInfo {
+        precondition(!shape.isEmpty && r.lowerBound >= 0 && r.upperBound <= shape[0], "rows \(r) of \(name) \(shape)")
+        let rowBytes = shape.dropFirst().reduce(1, *) * dtype.byteSize
+        let start = range.lowerBound + r.lowerBound * rowBytes
+        return SafeTensorInfo(name: name, dtype: dtype, shape: [r.count] + shape.dropFirst(),
+                              range: start..<start + r.count * rowBytes)
+    }
 }
 
 /// A memory-mapped safetensors file. The whole header is validated when the file is opened, before any
@@ -106,8 +115,11 @@ public final class SafeTensorsFile: @unchecked Sendable {
     }
 
     /// The tensor converted to float32.
-    public func tensor(_ name: String) throws -> Tensor {
-        let info = try info(name)
+    public func tensor(_ name: String) throws -> Tensor { try tensor(try info(name)) }
+
+    /// A tensor (or a view made by `SafeTensorInfo.rows`) of this file converted to float32.
+    public func tensor(_ info: SafeTensorInfo) throws -> Tensor {
+        let name = info.name
         guard info.dtype.isEngineFloat else {
             throw SafeTensorsError.badTensor(file: path, tensor: name, reason: "dtype \(info.dtype.rawValue) is not a float type (F32, F16, BF16)")
         }
@@ -118,13 +130,15 @@ public final class SafeTensorsFile: @unchecked Sendable {
     }
 
     /// The tensor as a weight: float16 and bfloat16 stay compact (copied out of the file), float32 is as `tensor`.
-    public func weight(_ name: String) throws -> WeightTensor {
-        let info = try info(name)
+    public func weight(_ name: String) throws -> WeightTensor { try weight(try info(name)) }
+
+    /// `weight` for a tensor or a view of one.
+    public func weight(_ info: SafeTensorInfo) throws -> WeightTensor {
         let format: HalfFormat
         switch info.dtype {
         case .f16: format = .float16
         case .bf16: format = .bfloat16
-        default: return WeightTensor(try tensor(name))
+        default: return WeightTensor(try tensor(info))
         }
         let buffer = HalfBuffer(count: info.elementCount, format: format)
         let raw = rawBytes(info)

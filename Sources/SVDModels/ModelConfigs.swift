@@ -291,6 +291,16 @@ public struct UNetConfig: Equatable, Sendable {
 
     public static func load(from url: URL) throws -> UNetConfig { try UNetConfig(ConfigReader.load(url)) }
 
+    /// The same network with another default frame count (SVD and SVD-XT differ only there).
+    public func withNumFrames(_ frames: Int) throws -> UNetConfig {
+        try UNetConfig(inChannels: inChannels, outChannels: outChannels, blockOutChannels: blockOutChannels,
+                       downBlockTypes: downBlockTypes, upBlockTypes: upBlockTypes, layersPerBlock: layersPerBlock,
+                       transformerLayersPerBlock: transformerLayersPerBlock, numAttentionHeads: numAttentionHeads,
+                       crossAttentionDim: crossAttentionDim, additionTimeEmbedDim: additionTimeEmbedDim,
+                       projectionClassEmbeddingsInputDim: projectionClassEmbeddingsInputDim, numFrames: frames,
+                       sampleSize: sampleSize)
+    }
+
     public static func decode(_ data: Data, file: String = "unet/config.json") throws -> UNetConfig {
         try UNetConfig(ConfigReader.parse(data, file: file))
     }
@@ -712,6 +722,13 @@ public struct ModelIndex: Equatable, Sendable {
     public let components: [String: Component]
 
     public static func load(from url: URL) throws -> ModelIndex { try ModelIndex(ConfigReader.load(url)) }
+
+    /// The pipeline every SVD model in diffusers layout declares (a single checkpoint file has no index).
+    public static let stableVideoDiffusion = try! ModelIndex.decode(Data("""
+        {"_class_name": "StableVideoDiffusionPipeline", "feature_extractor": ["transformers", "CLIPImageProcessor"],
+         "image_encoder": ["transformers", "CLIPVisionModelWithProjection"], "scheduler": ["diffusers", "EulerDiscreteScheduler"],
+         "unet": ["diffusers", "UNetSpatioTemporalConditionModel"], "vae": ["diffusers", "AutoencoderKLTemporalDecoder"]}
+        """.utf8))
 
     public static func decode(_ data: Data, file: String = "model_index.json") throws -> ModelIndex {
         try ModelIndex(ConfigReader.parse(data, file: file))

@@ -10,7 +10,8 @@ public enum WeightVariant: String, CaseIterable, Sendable {
 
 /// A model directory or weight file set that cannot be loaded. Every case names the path at fault.
 public enum ModelDirectoryError: Error, CustomStringConvertible, Equatable {
-    case notADirectory(path: String)
+    /// Not a diffusers folder; `checkpoints` names single-file checkpoints found in it, if any.
+    case notADirectory(path: String, checkpoints: [String] = [])
     case noWeights(component: ModelComponent, directory: String, lookedFor: [String])
     case variantNotFound(component: ModelComponent, variant: WeightVariant, directory: String, lookedFor: [String],
                          available: WeightVariant?)
@@ -22,8 +23,9 @@ public enum ModelDirectoryError: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
-        case let .notADirectory(path):
-            return "\(path): not a model directory (expected a diffusers Stable Video Diffusion folder with model_index.json)"
+        case let .notADirectory(path, checkpoints):
+            let hint = checkpoints.isEmpty ? "" : "; it holds the single-file checkpoint\(checkpoints.count == 1 ? "" : "s") \(checkpoints.joined(separator: ", ")): pass one of those as the model"
+            return "\(path): not a model directory (expected a diffusers Stable Video Diffusion folder with model_index.json, or a single-file checkpoint)\(hint)"
         case let .noWeights(component, directory, lookedFor):
             return "\(directory): no \(component.rawValue) weights; looked for \(lookedFor.joined(separator: ", "))"
         case let .variantNotFound(component, variant, directory, lookedFor, available):
@@ -159,15 +161,15 @@ public final class WeightSet: WeightSource, @unchecked Sendable {
     public let storedDTypes: Set<SafeTensorsDType>
     private let openFiles: [String: SafeTensorsFile]   // path → file
 
-    /// Opens the files, checks headers and matches them to the manifest; all mismatches throw one
-    /// `WeightValidationError`.
-    public init(files: WeightFiles, manifest: WeightManifest) throws {
+    /// Opens the files (or takes them already open), checks headers and matches them to the manifest through
+    /// `rules` (diffusers names by default); all mismatches throw one `WeightValidationError`.
+    public init(files: WeightFiles, manifest: WeightManifest, rules: WeightNameRules? = nil,
+                open: [SafeTensorsFile]? = nil) throws {
         var opened: [String: SafeTensorsFile] = [:]
         var stored: [String: StoredTensor] = [:]
         var owner: [String: String] = [:]
         var dtypes: [String: SafeTensorsDType] = [:]
-        for url in files.files {
-            let file = try SafeTensorsFile(path: url.path)
+        for file in try open ?? files.files.map({ try SafeTensorsFile(path: $0.path) }) {
             opened[file.path] = file
             for (name, info) in file.tensors {
                 if let previous = owner[name] {
@@ -190,7 +192,7 @@ public final class WeightSet: WeightSource, @unchecked Sendable {
             }
         }
         let source = (files.index ?? files.files[0]).path
-        let resolution = try manifest.resolve(stored, source: source)
+        let resolution = try manifest.resolve(stored, rules: rules, source: source)
         component = manifest.component
         self.manifest = manifest
         variant = files.variant
@@ -210,30 +212,51 @@ public final class WeightSet: WeightSource, @unchecked Sendable {
 
     /// The tensor as float32, in the manifest's shape.
     public func tensor(_ key: String) throws -> Tensor {
-        let (binding, file) = try locate(key)
-        let t = try file.tensor(binding.storedName)
-        return binding.shape == binding.storedShape ? t : t.reshaped(binding.shape)
+        let (binding, file, info) = try locate(key)
+        let t = try file.tensor(info)
+        if binding.layout == .transposed { return Self.transposed(t) }
+        return t.shape == binding.shape ? t : t.reshaped(binding.shape)
     }
 
-    /// The tensor as stored (16-bit files stay compact), in the manifest's shape.
+    /// The tensor as stored (16-bit files stay compact), in the manifest's shape. A transposed matrix is
+    /// expanded to float32 (only OpenCLIP's visual projection is stored so).
     public func weight(_ key: String) throws -> WeightTensor {
-        let (binding, file) = try locate(key)
-        let w = try file.weight(binding.storedName)
-        return binding.shape == binding.storedShape ? w : w.reshaped(binding.shape)
+        let (binding, file, info) = try locate(key)
+        if binding.layout == .transposed { return WeightTensor(try tensor(key)) }
+        let w = try file.weight(info)
+        return w.shape == binding.shape ? w : w.reshaped(binding.shape)
     }
 
-    private func locate(_ key: String) throws -> (WeightBinding, SafeTensorsFile) {
+    private func locate(_ key: String) throws -> (WeightBinding, SafeTensorsFile, SafeTensorInfo) {
         guard let binding = bindings[key], let file = openFiles[binding.file] else {
             throw UnknownWeightError(component: component, key: key)
         }
-        return (binding, file)
+        let info = try file.info(binding.storedName)
+        if case let .rows(r) = binding.layout { return (binding, file, info.rows(r)) }
+        return (binding, file, info)
+    }
+
+    private static func transposed(_ t: Tensor) -> Tensor {
+        let rows = t.shape[0], columns = t.shape[1]
+        let out = Tensor(uninitialized: [columns, rows])
+        for r in 0..<rows { for c in 0..<columns { out.data[c * rows + r] = t.data[r * columns + c] } }
+        return out
     }
 }
 
 // MARK: - Model directory
 
-/// A diffusers-format Stable Video Diffusion directory: every config decoded and checked, and the
-/// weights of the UNet, the VAE and the CLIP image encoder opened and validated against their configs.
+/// How a model is stored.
+public enum ModelLayout: Equatable, Sendable {
+    /// A diffusers folder: model_index.json, one folder per component with its config.
+    case diffusersFolder
+    /// One Stability-layout checkpoint file, recognised as `architecture`, published model `variant`.
+    case singleFile(architecture: String, variant: String)
+}
+
+/// A Stable Video Diffusion model, from a diffusers folder or a Stability single-file checkpoint: every config
+/// decoded and checked, and the weights of the UNet, the VAE and the CLIP image encoder opened and validated
+/// against their configs.
 public struct ModelDirectory: Sendable {
     public static let modelIndexFile = "model_index.json"
     public static let unetConfigFile = "unet/config.json"
@@ -244,7 +267,9 @@ public struct ModelDirectory: Sendable {
     public static let configFiles = [modelIndexFile, featureExtractorConfigFile, imageEncoderConfigFile,
                                      schedulerConfigFile, unetConfigFile, vaeConfigFile]
 
+    /// The folder, or the checkpoint file.
     public let url: URL
+    public let layout: ModelLayout
     /// The variant asked for; nil means fp32 when present, else fp16.
     public let requestedVariant: WeightVariant?
 
@@ -262,16 +287,49 @@ public struct ModelDirectory: Sendable {
     /// How the weights were chosen, e.g. a fallback to the fp16 variant.
     public let notes: [String]
 
-    /// - Parameter variant: the weight variant to load; nil prefers fp32 and falls back to fp16 with a note.
-    ///   A variant asked for explicitly must exist for every component.
+    /// - Parameter url: a diffusers folder or a single checkpoint file.
+    /// - Parameter variant: the weight variant to load from a folder; nil prefers fp32 and falls back to fp16
+    ///   with a note. A variant asked for explicitly must exist for every component. A single file holds one
+    ///   dtype, whatever is asked.
     public init(url: URL, variant: WeightVariant? = nil) throws {
-        let root = url.standardizedFileURL
+        let location = url.standardizedFileURL
+        if WeightFiles.isFile(location) {
+            try self.init(checkpoint: SingleFileCheckpoint(url: location), requestedVariant: variant)
+        } else {
+            try self.init(folder: location, variant: variant)
+        }
+    }
+
+    private init(checkpoint c: SingleFileCheckpoint, requestedVariant: WeightVariant?) throws {
+        url = c.url
+        layout = .singleFile(architecture: c.architecture.name, variant: c.variant.label)
+        self.requestedVariant = requestedVariant
+        index = ModelIndex.stableVideoDiffusion
+        let a = c.architecture
+        unetConfig = try a.unet.withNumFrames(c.variant.frames)
+        vaeConfig = a.vae
+        imageEncoderConfig = a.imageEncoder
+        schedulerConfig = a.scheduler
+        featureExtractorConfig = a.featureExtractor
+        (unet, vae, imageEncoder) = (c.unet, c.vae, c.imageEncoder)
+        var notes = ["\(c.url.lastPathComponent): \(c.variant.label) single-file checkpoint (\(a.name), \(c.variant.frames) frames by default)"]
+        if let requestedVariant, requestedVariant != c.unet.variant {
+            notes.append("--variant \(requestedVariant.rawValue) does not apply to a single file; it holds \(c.unet.variant.rawValue) weights")
+        }
+        self.notes = notes + c.warnings
+    }
+
+    private init(folder root: URL, variant: WeightVariant?) throws {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root.path, isDirectory: &isDirectory), isDirectory.boolValue,
               WeightFiles.isFile(root.appendingPathComponent(Self.modelIndexFile)) else {
-            throw ModelDirectoryError.notADirectory(path: root.path)
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
+            throw ModelDirectoryError.notADirectory(path: root.path, checkpoints: names.filter {
+                $0.lowercased().hasPrefix("svd") && $0.hasSuffix(".safetensors")
+            }.sorted())
         }
         self.url = root
+        layout = .diffusersFolder
         requestedVariant = variant
         let file = { root.appendingPathComponent($0) }
         index = try ModelIndex.load(from: file(Self.modelIndexFile))
@@ -305,8 +363,15 @@ public struct ModelDirectory: Sendable {
     /// Unexpected tensors in any weight file (they are ignored).
     public var warnings: [String] { weightSets.flatMap(\.warnings) }
 
-    /// Paths relative to `url` of every config and every weight file loaded (index files included).
+    /// The folder `loadedFiles` are relative to: the model folder, or the folder holding the checkpoint file.
+    public var fingerprintRoot: URL {
+        layout == .diffusersFolder ? url : url.deletingLastPathComponent()
+    }
+
+    /// Paths relative to `fingerprintRoot` of every config and every weight file loaded (index files included);
+    /// for a single file, its name.
     public var loadedFiles: [String] {
+        guard layout == .diffusersFolder else { return [url.lastPathComponent] }
         let weights = weightSets.flatMap { set in ([set.files.index].compactMap { $0 } + set.files.files) }
         return Self.configFiles + weights.map { relativePath($0) }
     }

@@ -26,7 +26,7 @@ public struct ModelFingerprint: Equatable, Codable, Sendable {
     /// Hashes the files `directory` loaded. `cache` (the user's cache folder by default; nil for none) spares
     /// rehashing unchanged files.
     public init(directory: ModelDirectory, cache: FileDigestCache? = FileDigestCache.shared()) throws {
-        try self.init(root: directory.url, relativePaths: directory.loadedFiles, cache: cache)
+        try self.init(root: directory.fingerprintRoot, relativePaths: directory.loadedFiles, cache: cache)
     }
 
     public init(root: URL, relativePaths: [String], cache: FileDigestCache?) throws {

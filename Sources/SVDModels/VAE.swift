@@ -78,17 +78,11 @@ public struct VAEAttention {
 
     public init(_ w: Weights, channels: Int, heads: Int = 1) throws {
         norm = try GroupNormLayer(w["group_norm"], eps: 1e-6)
-        // Legacy files name the projections query/key/value/proj_attn, possibly stored 4-D.
-        func projection(_ name: String, legacy: String) throws -> (weight: WeightTensor, bias: Tensor) {
-            let scope: Weights, weight: WeightTensor
-            do {
-                weight = try w[name].weight("weight")
-                scope = w[name]
-            } catch {
-                guard let legacyWeight = try? w[legacy].weight("weight") else { throw error }
-                weight = legacyWeight
-                scope = w[legacy]
-            }
+        // Linear (C, C) weights, applied as 1×1 convolutions. Older names (query/key/value/proj_attn) and 4-D
+        // storage are handled by the weight set's naming rules.
+        func projection(_ name: String) throws -> (weight: WeightTensor, bias: Tensor) {
+            let scope = w[name]
+            let weight = try scope.weight("weight")
             guard weight.count == channels * channels else {
                 throw WeightShapeError(key: scope.prefix + "weight", expected: [channels, channels], actual: weight.shape)
             }
@@ -96,10 +90,10 @@ public struct VAEAttention {
             try scope.checkShape(bias, "bias", [channels])
             return (weight.reshaped([channels, channels, 1, 1]), bias)
         }
-        toQ = try projection("to_q", legacy: "query")
-        toK = try projection("to_k", legacy: "key")
-        toV = try projection("to_v", legacy: "value")
-        toOut = try projection("to_out.0", legacy: "proj_attn")
+        toQ = try projection("to_q")
+        toK = try projection("to_k")
+        toV = try projection("to_v")
+        toOut = try projection("to_out.0")
         self.heads = heads
     }
 

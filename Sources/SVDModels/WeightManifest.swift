@@ -25,8 +25,6 @@ public struct WeightManifest: Equatable, Sendable {
     public let ignoredKeys: Set<String>
     /// Keys whose Linear weight may be stored as a 1×1 convolution, (out, in, 1, 1), and is squeezed on load.
     public let squeezableKeys: Set<String>
-    /// Old stored names and the key each stands for.
-    public let legacyNames: [String: String]
 
     public var keys: [String] { shapes.keys.sorted() }
     public var tensorCount: Int { shapes.count }
@@ -124,17 +122,14 @@ public struct WeightManifest: Equatable, Sendable {
 
         // One head over all channels, biased q/k/v.
         var squeezable: Set<String> = []
-        var legacy: [String: String] = [:]
         for p in attentions {
             b.norm("\(p).group_norm", top)
-            for (name, old) in [("to_q", "query"), ("to_k", "key"), ("to_v", "value"), ("to_out.0", "proj_attn")] {
+            for name in ["to_q", "to_k", "to_v", "to_out.0"] {
                 b.linear("\(p).\(name)", out: top, in: top)
                 squeezable.insert("\(p).\(name).weight")
-                legacy["\(p).\(old).weight"] = "\(p).\(name).weight"
-                legacy["\(p).\(old).bias"] = "\(p).\(name).bias"
             }
         }
-        return WeightManifest(component: .vae, shapes: b.shapes, squeezableKeys: squeezable, legacyNames: legacy)
+        return WeightManifest(component: .vae, shapes: b.shapes, squeezableKeys: squeezable)
     }
 
     /// `CLIPVisionModelWithProjection`.
@@ -161,12 +156,11 @@ public struct WeightManifest: Equatable, Sendable {
     }
 
     public init(component: ModelComponent, shapes: [String: [Int]], ignoredKeys: Set<String> = [],
-                squeezableKeys: Set<String> = [], legacyNames: [String: String] = [:]) {
+                squeezableKeys: Set<String> = []) {
         self.component = component
         self.shapes = shapes
         self.ignoredKeys = ignoredKeys
         self.squeezableKeys = squeezableKeys
-        self.legacyNames = legacyNames
     }
 }
 
@@ -274,9 +268,11 @@ public struct StoredTensor: Equatable, Sendable {
 
 /// Where a manifest key's data lives.
 public struct WeightBinding: Equatable, Sendable {
-    /// The name in the file (differs from the key for legacy names).
+    /// The name in the file (differs from the key for legacy names and other file layouts).
     public let storedName: String
     public let storedShape: [Int]
+    /// Which part of the stored tensor, and how it is laid out.
+    public let layout: WeightLayout
     /// The shape handed out (differs from `storedShape` for squeezed 1×1 weights).
     public let shape: [Int]
     public let file: String
@@ -294,6 +290,8 @@ public struct WeightValidationError: Error, CustomStringConvertible, Equatable {
     public struct Missing: Equatable, Sendable {
         public let key: String
         public let expectedShape: [Int]
+        /// The name the file's layout stores it under, when that is not the key.
+        public var storedName: String? = nil
     }
     public struct Mismatch: Equatable, Sendable {
         public let key: String
@@ -327,7 +325,9 @@ public struct WeightValidationError: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         var lines = ["\(source): the \(component.rawValue) weights do not match its config (\(problemCount) problem\(problemCount == 1 ? "" : "s")):"]
-        for m in missing { lines.append("  missing tensor '\(m.key)' \(m.expectedShape)") }
+        for m in missing {
+            lines.append("  missing tensor '\(m.storedName ?? m.key)' \(m.expectedShape)" + (m.storedName.map { _ in " (\(component.rawValue) '\(m.key)')" } ?? ""))
+        }
         for m in shapeMismatches {
             let name = m.storedName == m.key ? "" : " (stored as '\(m.storedName)')"
             lines.append("  tensor '\(m.key)'\(name) in \(m.file) has shape \(m.foundShape), expected \(m.expectedShape)")
@@ -343,23 +343,27 @@ public struct WeightValidationError: Error, CustomStringConvertible, Equatable {
 }
 
 extension WeightManifest {
-    /// Binds every manifest key to a stored tensor: legacy names are mapped, 1×1 convolution weights squeezed and
-    /// known non-weights dropped. All missing tensors, wrong shapes, non-float dtypes and duplicate names are
-    /// reported together; stored tensors the network does not use become warnings.
+    /// Binds every manifest key to a stored tensor through `rules` (stored names → keys, with splits and
+    /// transposes), squeezes 1×1 convolution weights and drops known non-weights. All missing tensors, wrong
+    /// shapes, non-float dtypes and duplicate names are reported together; stored tensors the rules own but the
+    /// network does not use become warnings, and tensors the rules do not own (other networks' in a single
+    /// checkpoint file) are skipped.
     ///
     /// - Parameter source: the file(s) described, for messages.
-    public func resolve(_ stored: [String: StoredTensor], source: String) throws -> WeightResolution {
-        var candidates: [String: [String]] = [:]   // key → stored names providing it
+    public func resolve(_ stored: [String: StoredTensor], rules: WeightNameRules? = nil,
+                        source: String) throws -> WeightResolution {
+        let rules = rules ?? WeightNameRules.diffusers(component)
+        var candidates: [String: [(name: String, layout: WeightLayout)]] = [:]   // key → stored tensors providing it
         var warnings: [String] = []
         for name in stored.keys.sorted() {
-            if ignoredKeys.contains(name) { continue }
-            let key = shapes[name] != nil ? name : legacyNames[name]
-            guard let key, shapes[key] != nil else {
-                let t = stored[name]!
+            guard let local = rules.localName(name), !ignoredKeys.contains(local) else { continue }
+            let t = stored[name]!
+            let mapped = (rules.keys(local, t.shape) ?? []).filter { shapes[$0.key] != nil }
+            guard !mapped.isEmpty else {
                 warnings.append("\(t.file): unexpected tensor '\(name)' \(t.shape) is not used by the \(component.rawValue) and was ignored")
                 continue
             }
-            candidates[key, default: []].append(name)
+            for m in mapped { candidates[m.key, default: []].append((name, m.layout)) }
         }
 
         var bindings: [String: WeightBinding] = [:]
@@ -369,25 +373,27 @@ extension WeightManifest {
         var conflicts: [WeightValidationError.Conflict] = []
         for key in keys {
             let expected = shapes[key]!
-            guard let names = candidates[key] else {
-                missing.append(.init(key: key, expectedShape: expected))
+            guard let found = candidates[key] else {
+                missing.append(.init(key: key, expectedShape: expected, storedName: rules.expectedName(key)))
                 continue
             }
-            guard names.count == 1 else {
-                conflicts.append(.init(key: key, storedNames: names.sorted()))
+            guard found.count == 1 else {
+                conflicts.append(.init(key: key, storedNames: found.map(\.name).sorted()))
                 continue
             }
-            let name = names[0], t = stored[name]!
-            let squeezed = squeezableKeys.contains(key) && t.shape == expected + [1, 1]
-            guard t.shape == expected || squeezed else {
-                mismatches.append(.init(key: key, storedName: name, file: t.file, expectedShape: expected, foundShape: t.shape))
+            let (name, layout) = found[0]
+            let t = stored[name]!
+            let provided = layout.shape(ofStored: t.shape)
+            let squeezed = squeezableKeys.contains(key) && provided == expected + [1, 1]
+            guard provided == expected || squeezed else {
+                mismatches.append(.init(key: key, storedName: name, file: t.file, expectedShape: expected, foundShape: provided ?? t.shape))
                 continue
             }
             guard t.dtype.isEngineFloat else {
                 badDTypes.append(.init(key: key, storedName: name, file: t.file, dtype: t.dtype))
                 continue
             }
-            bindings[key] = WeightBinding(storedName: name, storedShape: t.shape, shape: expected, file: t.file)
+            bindings[key] = WeightBinding(storedName: name, storedShape: t.shape, layout: layout, shape: expected, file: t.file)
         }
         let error = WeightValidationError(component: component, source: source, missing: missing,
                                           shapeMismatches: mismatches, badDTypes: badDTypes, conflicts: conflicts)
@@ -396,7 +402,8 @@ extension WeightManifest {
     }
 
     /// `resolve` for an in-memory key → shape map (all float32), e.g. to check a checkpoint's key list.
-    public func resolve(shapes stored: [String: [Int]], source: String = "(in memory)") throws -> WeightResolution {
-        try resolve(stored.mapValues { StoredTensor(shape: $0, file: source) }, source: source)
+    public func resolve(shapes stored: [String: [Int]], rules: WeightNameRules? = nil,
+                        source: String = "(in memory)") throws -> WeightResolution {
+        try resolve(stored.mapValues { StoredTensor(shape: $0, file: source) }, rules: rules, source: source)
     }
 }

@@ -65,4 +65,15 @@ final class GoldenFramesTests: XCTestCase {
         XCTAssertEqual(run.status, .success, run.messages)
         XCTAssertEqual(try ws.framesSHA("out/basic.mkv"), Self.golden.cases["basic.mkv"])
     }
+
+    /// The demo model as a Stability single-file checkpoint (made by an independent script and checked with
+    /// diffusers' conversion code) renders the golden frames of the demo folder.
+    func testTheDemoModelAsASingleFileGivesTheGoldenFrames() throws {
+        let ws = try Workspace()
+        try ws.csv(Tiny.columns + ",fps,format\ncat.png,42,basic,192,128,25,6,7,mkv\n")
+        let run = ws.run { $0.model = Fixtures.path("single-file/demo-svd-xt.fp16.safetensors") }
+        XCTAssertEqual(run.status, .success, run.messages)
+        XCTAssertEqual(try ws.framesSHA("out/basic.mkv"), Self.golden.cases["basic.mkv"])
+        XCTAssertEqual(try ws.recipe("out/basic.mkv").model.fingerprint.files.keys.sorted(), ["demo-svd-xt.fp16.safetensors"])
+    }
 }

@@ -22,7 +22,7 @@ final class ModelResolverTests: XCTestCase {
         let model = try viaHubCache.resolve("acme/tiny-svd", relativeTo: ws.root)
         XCTAssertEqual(model.name, "acme/tiny-svd")
         XCTAssertEqual(model.source, .huggingFaceCache)
-        XCTAssertEqual(model.folder.path, Fixtures.demoModel.resolvingSymlinksInPath().path)
+        XCTAssertEqual(model.location.path, Fixtures.demoModel.resolvingSymlinksInPath().path)
 
         _ = try makeHubCache(in: ws, hub: "hfhome/hub")
         let viaHome = ModelResolver(environment: ["HF_HOME": ws.url("hfhome").path])
@@ -50,7 +50,7 @@ final class ModelResolverTests: XCTestCase {
 
         let demo = try resolver.resolveDefault(workingDirectory: ws.root)
         XCTAssertEqual(demo.source, .demo)
-        XCTAssertEqual(demo.folder.path, Fixtures.demoModel.resolvingSymlinksInPath().path)
+        XCTAssertEqual(demo.location.path, Fixtures.demoModel.resolvingSymlinksInPath().path)
 
         let configured = ModelResolver(environment: ["SVDBATCH_MODEL": Fixtures.demoModel.path])
         XCTAssertEqual(try configured.resolveDefault(workingDirectory: ws.root).source, .environment)

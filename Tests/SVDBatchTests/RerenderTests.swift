@@ -51,6 +51,35 @@ final class RerenderTests: XCTestCase {
         XCTAssertEqual(forced.status, 2, forced.log)
     }
 
+    /// A clip made from a single-file checkpoint re-renders from the recorded file, and from `--model` after the
+    /// file moved; another file with the same name is refused by its fingerprint.
+    func testASingleFileModelIsFoundAgainByPathAndByFingerprint() throws {
+        let ws = try Workspace()
+        let fixture = Fixtures.path("single-file/demo-svd-xt.fp16.safetensors")
+        try FileManager.default.createDirectory(at: ws.url("models"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: fixture, toPath: ws.url("models/demo-svd-xt.fp16.safetensors").path)
+        let clip = try render(ws, arguments: ["--model", "models/demo-svd-xt.fp16.safetensors"])
+        let recorded = try svdbatch(ws, ["rerender", clip, "--verify"])
+        XCTAssertEqual(recorded.status, 0, recorded.log)
+        XCTAssertTrue(recorded.log.contains("reproduced: bit-exact"), recorded.log)
+
+        try FileManager.default.moveItem(at: ws.url("models"), to: ws.url("moved"))
+        let moved = try svdbatch(ws, ["rerender", clip, "--verify", "--model", "moved/demo-svd-xt.fp16.safetensors"])
+        XCTAssertEqual(moved.status, 0, moved.log)
+        XCTAssertTrue(moved.log.contains("reproduced: bit-exact"), moved.log)
+
+        // Same name, other weights (one tensor changed): not the recorded model.
+        var writer = SafeTensorsWriter()
+        let source = try SafeTensorsFile(path: fixture)
+        try writer.copyAll(from: source) { $0 == "model.diffusion_model.out.2.bias" ? nil : $0 }
+        writer.addF16("model.diffusion_model.out.2.bias", shape: [4], values: [0.5, 0.5, 0.5, 0.5])
+        try FileManager.default.createDirectory(at: ws.url("models"), withIntermediateDirectories: true)
+        try writer.write(to: ws.url("models/demo-svd-xt.fp16.safetensors"))
+        let other = try svdbatch(ws, ["rerender", clip, "--verify", "--model", "models/demo-svd-xt.fp16.safetensors"])
+        XCTAssertEqual(other.status, 2, other.log)
+        XCTAssertTrue(other.log.contains("fingerprint differs"), other.log)
+    }
+
     /// A 128×128 clip of 14 frames (the sample job that once differed between --threads 1 and 2, when the
     /// streamed decoder grouped frames by worker count) is the same with 1 and with 3 threads.
     func testFramesAreIdenticalForOneAndThreeThreadsAtSampleSize() throws {

@@ -466,6 +466,13 @@ final class ModelDirectoryTests: XCTestCase {
         XCTAssertThrowsError(try ModelDirectory(url: scratch.url)) { error in
             XCTAssertEqual(error as? ModelDirectoryError, .notADirectory(path: scratch.url.standardizedFileURL.path))
         }
+        // A Hugging Face snapshot holding only Stability's single file: the message names it.
+        try Data("x".utf8).write(to: scratch.url.appendingPathComponent("svd_xt.safetensors"))
+        XCTAssertThrowsError(try ModelDirectory(url: scratch.url)) { error in
+            XCTAssertEqual(error as? ModelDirectoryError,
+                           .notADirectory(path: scratch.url.standardizedFileURL.path, checkpoints: ["svd_xt.safetensors"]))
+            XCTAssertTrue("\(error)".contains("pass one of those as the model"), "\(error)")
+        }
         XCTAssertThrowsError(try ModelDirectory(url: scratch.path("missing")))
         XCTAssertThrowsError(try ModelDirectory(url: Fixtures.demoModel.appendingPathComponent("model_index.json")))
     }

@@ -156,19 +156,6 @@ final class VAETests: XCTestCase {
         XCTAssertLessThanOrEqual(CLIPVisionModelTests.maxAbsDifference(tokens(channelMajor), reference), 1e-5)
     }
 
-    /// Old checkpoints name the attention projections query/key/value/proj_attn, sometimes as 1×1 convs.
-    func testAttentionAcceptsLegacyKeys() throws {
-        let path = Fixtures.demoModel.appendingPathComponent("vae/diffusion_pytorch_model.safetensors").path
-        let file = try SafeTensorsFile(path: path)
-        let scope = "encoder.mid_block.attentions.0"
-        let channels = try file.tensor("\(scope).to_q.weight").shape[0]
-        let current = try VAEAttention(Weights(file)[scope], channels: channels)
-        let legacy = try VAEAttention(Weights(LegacyAttentionNames(file: file))[scope], channels: channels)
-        let x = Tensor(uninitialized: [2, channels, 5, 7])
-        for i in 0..<x.count { x.data[i] = sinf(Float(i) * 0.37) }
-        XCTAssertEqual(current(x).array, legacy(x).array)
-    }
-
     func testMismatchedConfigThrows() throws {
         let path = Fixtures.demoModel.appendingPathComponent("vae/diffusion_pytorch_model.safetensors").path
         let weights = Weights(try SafeTensorsFile(path: path))
@@ -176,22 +163,6 @@ final class VAETests: XCTestCase {
                                                               latentChannels: 4, scalingFactor: 0.18215)) { error in
             XCTAssertEqual((error as? WeightShapeError)?.key, "encoder.down_blocks.1.resnets.0.norm2.weight")
         }
-    }
-}
-
-/// The VAE file with its attention projections renamed to the legacy names and stored as (C, C, 1, 1).
-private struct LegacyAttentionNames: WeightSource {
-    let file: SafeTensorsFile
-    static let modern = ["query": "to_q", "key": "to_k", "value": "to_v", "proj_attn": "to_out.0"]
-
-    func tensor(_ key: String) throws -> Tensor {
-        for (old, new) in Self.modern {
-            if key.contains(".\(new).") { throw SafeTensorsError.missingTensor(file: file.path, tensor: key) }
-            guard key.contains(".\(old).") else { continue }
-            let t = try file.tensor(key.replacingOccurrences(of: ".\(old).", with: ".\(new)."))
-            return t.rank == 2 ? t.reshaped(t.shape + [1, 1]) : t
-        }
-        return try file.tensor(key)
     }
 }
 

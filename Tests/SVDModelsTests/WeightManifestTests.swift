@@ -50,7 +50,7 @@ final class WeightManifestTests: XCTestCase {
     }
 
     func testDiffusersDefaultsAreTheSVDUNet() throws {
-        XCTAssertEqual(try UNetConfig(), try UNetConfig.decode(Data(Self.xtUNetJSON.utf8), file: "x").withSampleSize(nil))
+        XCTAssertEqual(try UNetConfig(sampleSize: 96), try UNetConfig.decode(Data(Self.xtUNetJSON.utf8), file: "x"))
         XCTAssertEqual(WeightManifest.unet(try UNetConfig()), try Self.xt().unet)
         // The 14-frame base model has the same weights.
         XCTAssertEqual(WeightManifest.unet(try UNetConfig(numFrames: 14)), try Self.xt().unet)
@@ -279,16 +279,5 @@ final class WeightManifestTests: XCTestCase {
         XCTAssertThrowsError(try clip.resolve(shapes: [:])) { error in
             XCTAssertEqual((error as? WeightValidationError)?.missing.count, 520)
         }
-    }
-}
-
-private extension UNetConfig {
-    func withSampleSize(_ s: Int?) throws -> UNetConfig {
-        try UNetConfig(inChannels: inChannels, outChannels: outChannels, blockOutChannels: blockOutChannels,
-                       downBlockTypes: downBlockTypes, upBlockTypes: upBlockTypes, layersPerBlock: layersPerBlock,
-                       transformerLayersPerBlock: transformerLayersPerBlock, numAttentionHeads: numAttentionHeads,
-                       crossAttentionDim: crossAttentionDim, additionTimeEmbedDim: additionTimeEmbedDim,
-                       projectionClassEmbeddingsInputDim: projectionClassEmbeddingsInputDim, numFrames: numFrames,
-                       sampleSize: s)
     }
 }
