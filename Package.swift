@@ -9,6 +9,8 @@ let package = Package(
     name: "svdbatch",
     products: [
         .executable(name: "svdbatch", targets: ["svdbatch"]),
+        // For Tests/Fuzz, a package of its own that builds these with libFuzzer.
+        .library(name: "SVDBatchModules", targets: ["SVDCore", "SVDModels", "SVDPipeline", "SVDMedia", "SVDBatch"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

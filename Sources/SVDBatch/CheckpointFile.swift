@@ -97,8 +97,8 @@ public struct CheckpointFile: Equatable, Sendable {
     public static func read(_ url: URL) throws -> CheckpointFile? {
         guard FileManager.default.fileExists(atPath: url.path) else { return nil }
         let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw CheckpointError.damaged(path: url.path, reason: "cannot be read (\(error.localizedDescription))")
+        do { data = try RegularFile.read(url, limit: 1 << 34) } catch let error as RegularFileError {
+            throw CheckpointError.damaged(path: url.path, reason: "cannot be read (\(error.reason))")
         }
         return try decode(data, path: url.path)
     }

@@ -31,8 +31,7 @@ struct JobRenderer {
         var stepsDone = 0
         do {
             // The input is read again: it may have changed since planning, and then so has the job key.
-            let image = try ImageInput.load(path: spec.input.path)
-            let input = try InputRecord(name: spec.imageName, url: URL(fileURLWithPath: spec.input.path), image: image)
+            let (input, image) = try InputRecord.read(name: spec.imageName, url: URL(fileURLWithPath: spec.input.path))
             let parameters = RenderParameters(p)
             key = try Recipe.jobKey(modelSHA256: job.model.fingerprint.sha256, inputPixelsSHA256: input.pixelsSHA256,
                                     parameters: parameters, encoder: spec.encoder)

@@ -44,8 +44,7 @@ public struct InputFacts: Sendable, Equatable {
 
     /// Decodes the image (PNG, JPEG, WebP, …) and hashes the file and its RGB24 pixels.
     public static func read(_ url: URL) throws -> InputFacts {
-        let image = try ImageInput.load(path: url.path)
-        let record = try InputRecord(name: url.path, url: url, image: image)
+        let (record, _) = try InputRecord.read(name: url.path, url: url)
         return InputFacts(path: record.path, fileSHA256: record.fileSHA256, pixelsSHA256: record.pixelsSHA256,
                           width: record.width, height: record.height)
     }

@@ -1,4 +1,5 @@
 import CSV
+import SVDCore
 import Foundation
 
 /// The columns a job list may have. Everything but `image` and `seed` is optional and overrides a default.
@@ -79,6 +80,9 @@ public struct JobTable: Sendable {
     public let columns: [JobColumn]
     public let rows: [JobRow]
 
+    /// The largest job list read (about 2 million rows of typical length).
+    public static let maximumBytes = 256 << 20
+
     public static func load(path: String) throws -> JobTable {
         try load(URL(fileURLWithPath: path), path: path)
     }
@@ -86,11 +90,8 @@ public struct JobTable: Sendable {
     /// Reads `url`; messages name the file as `path` (the spelling the user gave, e.g. relative to `--cwd`).
     public static func load(_ url: URL, path: String) throws -> JobTable {
         let data: Data
-        do {
-            data = try Data(contentsOf: url)
-        } catch {
-            let reason = (error as NSError).localizedFailureReason ?? (error as NSError).localizedDescription
-            throw JobTableError.unreadable(path: path, reason: reason)
+        do { data = try RegularFile.read(url, limit: maximumBytes) } catch let error as RegularFileError {
+            throw JobTableError.unreadable(path: path, reason: error.reason)
         }
         return try parse(data, path: path)
     }

@@ -86,7 +86,8 @@ public struct ModelResolver: Sendable {
         let candidate = reference.hasPrefix("/") ? URL(fileURLWithPath: reference)
                                                  : base.appendingPathComponent(reference)
         var tried = ["folder or checkpoint file \(candidate.standardizedFileURL.path)"]
-        if Self.isDirectory(candidate) || Self.isRegularFile(candidate) {
+        // Any other existing path is handed on, so that loading it says what it is (a FIFO, a damaged file).
+        if FileManager.default.fileExists(atPath: candidate.path) {
             return ResolvedModel(name: reference, location: Self.canonical(candidate), source: source)
         }
         if Self.looksLikeRepoID(reference) {
@@ -182,10 +183,6 @@ public struct ModelResolver: Sendable {
             return URL(fileURLWithPath: link)
         }
         return Bundle.main.executableURL.map { canonical($0) }
-    }
-
-    static func isRegularFile(_ url: URL) -> Bool {
-        (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true
     }
 
     static func isDirectory(_ url: URL) -> Bool {

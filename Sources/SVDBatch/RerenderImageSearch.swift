@@ -110,8 +110,7 @@ struct RerenderImageSearch {
         let image: RGBImage
         let record: InputRecord
         do {
-            image = try ImageInput.load(path: url.path)
-            record = try InputRecord(name: recorded.name, url: url, image: image)
+            (record, image) = try InputRecord.read(name: recorded.name, url: url)
         } catch {
             return .unreadable("\(error)")
         }

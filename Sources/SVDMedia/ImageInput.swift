@@ -61,6 +61,13 @@ public enum ImageInput {
         try decode(readFile(path), path: path)
     }
 
+    /// The image and the SHA-256 of the very bytes it was decoded from (one read: a file replaced meanwhile
+    /// cannot make the two disagree).
+    public static func loadHashed(path: String) throws -> (image: RGBImage, fileSHA256: String) {
+        let bytes = try readFile(path)
+        return (try decode(bytes, path: path), Digests.sha256Hex(bytes))
+    }
+
     /// Decodes an image file already in memory; `path` only names it in errors.
     public static func decode(_ bytes: [UInt8], path: String) throws -> RGBImage {
         guard !bytes.isEmpty else { throw ImageInputError.empty(path: path) }
@@ -77,7 +84,7 @@ public enum ImageInput {
     }
 
     static func readFile(_ path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)   // a FIFO is refused below, never waited on
         guard fd >= 0 else {
             let code = errno
             if code == ENOENT || code == ENOTDIR { throw ImageInputError.missing(path: path) }
@@ -89,7 +96,7 @@ public enum ImageInput {
             throw ImageInputError.unreadable(path: path, reason: String(cString: strerror(errno)))
         }
         guard info.st_mode & S_IFMT == S_IFREG else {
-            let kind = info.st_mode & S_IFMT == S_IFDIR ? "it is a directory" : "it is not a regular file"
+            let kind = info.st_mode & S_IFMT == S_IFDIR ? "it is a directory" : "not a regular file (\(RegularFile.kind(info.st_mode)))"
             throw ImageInputError.unreadable(path: path, reason: kind)
         }
         guard info.st_size <= maximumFileBytes else {

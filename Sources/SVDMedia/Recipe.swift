@@ -55,11 +55,14 @@ public struct InputRecord: Codable, Hashable, Sendable {
         self.height = height
     }
 
-    /// Hashes the file at `url` and the decoded `image`; records the symlink-resolved absolute path.
-    public init(name: String, url: URL, image: RGBImage) throws {
+    /// Reads and decodes the image at `url` once, hashing the bytes read and the pixels decoded; records the
+    /// symlink-resolved absolute path.
+    public static func read(name: String, url: URL) throws -> (record: InputRecord, image: RGBImage) {
         let resolved = url.standardizedFileURL.resolvingSymlinksInPath()
-        self.init(name: name, path: resolved.path, fileSHA256: try Digests.sha256Hex(fileAt: resolved),
-                  pixelsSHA256: Digests.sha256Hex(image.pixels), width: image.width, height: image.height)
+        let (image, fileSHA256) = try ImageInput.loadHashed(path: url.path)
+        let record = InputRecord(name: name, path: resolved.path, fileSHA256: fileSHA256,
+                                 pixelsSHA256: Digests.sha256Hex(image.pixels), width: image.width, height: image.height)
+        return (record, image)
     }
 }
 

@@ -36,15 +36,9 @@ struct ConfigReader {
     }
 
     static func load(_ url: URL) throws -> ConfigReader {
-        // Reading a FIFO or device would block or never end; only regular files are configs.
-        if let type = try? FileManager.default.attributesOfItem(atPath: url.path)[.type] as? FileAttributeType,
-           type != .typeRegular {
-            throw ModelConfigError.unreadable(file: url.path, reason: "not a regular file")
-        }
         let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            let reason = FileManager.default.fileExists(atPath: url.path) ? error.localizedDescription : "no such file"
-            throw ModelConfigError.unreadable(file: url.path, reason: reason)
+        do { data = try RegularFile.read(url, limit: 16 << 20) } catch let error as RegularFileError {
+            throw ModelConfigError.unreadable(file: url.path, reason: error.reason)
         }
         return try parse(data, file: url.path)
     }

@@ -121,7 +121,9 @@ public struct WeightFiles: Equatable, Sendable {
     /// The index's `weight_map`: tensor name → shard file name.
     static func weightMap(index: URL) throws -> [String: String] {
         let value: JSONValue
-        do { value = try JSONValue.parse(Data(contentsOf: index)) } catch {
+        do { value = try JSONValue.parse(RegularFile.read(index, limit: 64 << 20)) } catch let error as RegularFileError {
+            throw ModelDirectoryError.badIndex(file: index.path, reason: error.reason)
+        } catch {
             throw ModelDirectoryError.badIndex(file: index.path, reason: "not readable JSON")
         }
         guard let map = value["weight_map"]?.objectValue else {

@@ -46,6 +46,51 @@ final class BatchProcessTests: XCTestCase {
                        "checkpoint and temporary files are gone after success")
     }
 
+    /// SIGKILL at 30 moments spread over a 4-job batch (seeded, so every run of the test picks the same ones),
+    /// each followed by a rerun: never a partial file under a final name, the manifest always whole JSON lines,
+    /// and every clip in the end identical, file bytes included, to an uninterrupted run's.
+    func testSIGKILLAtThirtyMomentsNeverCostsAClip() throws {
+        let ws = try Workspace()
+        let rows = [Tiny.row(seed: "1", name: "a", steps: 4), Tiny.row(seed: "2", name: "b", steps: 4),
+                    Tiny.row(seed: "3", name: "c", steps: 4), Tiny.row(seed: "4", name: "d", steps: 4)]
+        try ws.csv(Tiny.columns + ",format\n" + zip(rows, ["mp4", "webm", "mkv", "mp4"]).map { "\($0),\($1)" }.joined(separator: "\n") + "\n")
+        let clips = ["a.mp4", "b.webm", "c.mkv", "d.mp4"]
+        let started = Date()
+        XCTAssertEqual(try SVDBatchBinary.run(["jobs.csv", "--out", "reference"], in: ws.root, log: ws.url("reference.log")), 0)
+        let duration = Date().timeIntervalSince(started)
+        let reference = try clips.map { try Data(contentsOf: ws.url("reference/\($0)")) }
+
+        var state: UInt64 = 0x5EED
+        func nextFraction() -> Double {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Double(state >> 11) / Double(1 << 53)
+        }
+        var killedMidway = 0
+        for trial in 0..<30 {
+            let out = "trial-\(trial)"
+            let process = try SVDBatchBinary.start(["jobs.csv", "--out", out], in: ws.root, log: ws.url("\(out).log"))
+            Thread.sleep(forTimeInterval: duration * (0.05 + 0.95 * nextFraction()))
+            if process.isRunning { killedMidway += 1 }
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            for (clip, bytes) in zip(clips, reference) where FileManager.default.fileExists(atPath: ws.url("\(out)/\(clip)").path) {
+                XCTAssertEqual(try Data(contentsOf: ws.url("\(out)/\(clip)")), bytes, "trial \(trial): \(clip) under its final name is whole")
+            }
+            if FileManager.default.fileExists(atPath: ws.url("\(out)/manifest.jsonl").path) {
+                XCTAssertNoThrow(try ws.manifest(out), "trial \(trial): every manifest line is JSON")
+            }
+
+            XCTAssertEqual(try SVDBatchBinary.run(["jobs.csv", "--out", out], in: ws.root, log: ws.url("\(out)-rerun.log")), 0,
+                           (try? String(contentsOf: ws.url("\(out)-rerun.log"), encoding: .utf8)) ?? "")
+            for (clip, bytes) in zip(clips, reference) {
+                XCTAssertEqual(try Data(contentsOf: ws.url("\(out)/\(clip)")), bytes, "trial \(trial): \(clip) after the rerun")
+            }
+            XCTAssertEqual(try ws.manifest(out).filter { $0.status != .upToDate }.count, 4, "trial \(trial): each clip recorded once as made")
+            XCTAssertEqual(ws.files(in: out).filter { $0.contains(".tmp-") || $0.hasSuffix(".state") }, [], "trial \(trial)")
+        }
+        XCTAssertGreaterThanOrEqual(killedMidway, 25, "most kills land while the batch runs")
+    }
+
     func testSIGTERMStopsAtAStepBoundaryKeepsTheCheckpointAndExits143() throws {
         let ws = try Workspace()
         let reference = try uninterruptedFramesSHA(ws)

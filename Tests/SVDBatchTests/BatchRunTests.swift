@@ -126,6 +126,31 @@ final class BatchRunTests: XCTestCase {
         XCTAssertTrue(lines.allSatisfy { $0.contains(" error: ") }, "--quiet prints errors only:\n\(quiet.messages)")
     }
 
+    /// A FIFO (or any non-regular file) named as an image, a job list or a model is refused at once, without
+    /// opening it for a read that would wait for a writer; the other rows render.
+    func testFIFOsAndDirectoriesAreRefusedWithoutWaiting() throws {
+        let ws = try Workspace()
+        XCTAssertEqual(mkfifo(ws.url("fifo.png").path, 0o600), 0)
+        XCTAssertEqual(mkfifo(ws.url("fifo.csv").path, 0o600), 0)
+        XCTAssertEqual(mkfifo(ws.url("svd_xt.safetensors").path, 0o600), 0)
+        try FileManager.default.createDirectory(at: ws.url("folder.png"), withIntermediateDirectories: true)
+        try ws.csv(Tiny.csv([Tiny.row("fifo.png", seed: "1"), Tiny.row("folder.png", seed: "2"), Tiny.row(seed: "3")]))
+        let dry = ws.run { $0.dryRun = true }
+        XCTAssertEqual(dry.status, .jobsFailed, dry.messages)
+        let run = ws.run()
+        XCTAssertEqual(run.status, .jobsFailed, run.messages)
+        XCTAssertEqual(run.result.entries.map(\.status), [.failed, .failed, .rendered], run.messages)
+        XCTAssertTrue(run.messages.contains("jobs.csv:2: ") && run.messages.contains("not a regular file (a FIFO)"), run.messages)
+        XCTAssertTrue(run.messages.contains("jobs.csv:3: "), run.messages)
+
+        let list = ws.run("fifo.csv")
+        XCTAssertEqual(list.status, .fatal)
+        XCTAssertTrue(list.messages.contains("fifo.csv") && list.messages.contains("a FIFO"), list.messages)
+        let model = ws.run { $0.model = "svd_xt.safetensors" }
+        XCTAssertEqual(model.status, .fatal)
+        XCTAssertTrue(model.messages.contains("not a regular file"), model.messages)
+    }
+
     func testJobsAreRenderedGroupedByModelInCSVOrderWithinAGroup() throws {
         let ws = try Workspace()
         try FileManager.default.copyItem(at: Fixtures.demoModel, to: ws.url("other-model"))

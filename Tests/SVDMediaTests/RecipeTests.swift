@@ -191,14 +191,16 @@ final class RecipeTests: XCTestCase {
             XCTAssertTrue(String(describing: error).contains("missing"))
         }
 
-        let image = RGBImage(width: 2, height: 1, pixels: [1, 2, 3, 4, 5, 6])
+        let image = RGBImage(width: 2, height: 2, pixels: Array(1...12))
         let png = dir.appendingPathComponent("in.png")
-        try Data([9, 9, 9]).write(to: png)
+        let pngBytes = try PNGWriter.encode(image)
+        try Data(pngBytes).write(to: png)
         let link = dir.appendingPathComponent("link.png")
         try FileManager.default.createSymbolicLink(at: link, withDestinationURL: png)
-        let input = try InputRecord(name: "link.png", url: link, image: image)
+        let (input, decoded) = try InputRecord.read(name: "link.png", url: link)
+        XCTAssertEqual(decoded, image)
         XCTAssertEqual(input.path, png.resolvingSymlinksInPath().path)
-        XCTAssertEqual(input.fileSHA256, Digests.sha256Hex(Data([9, 9, 9])))
+        XCTAssertEqual(input.fileSHA256, Digests.sha256Hex(pngBytes))
         XCTAssertEqual(input.pixelsSHA256, Digests.sha256Hex(image.pixels))
         XCTAssertEqual(input.width, 2)
     }

@@ -493,7 +493,7 @@ final class ModelDirectoryTests: XCTestCase {
         XCTAssertThrowsError(try ModelDirectory(url: copy.url)) { error in
             guard case let .unreadable(file, reason) = error as? ModelConfigError else { return XCTFail("\(error)") }
             XCTAssertTrue(file.hasSuffix("unet/config.json"), file)
-            XCTAssertEqual(reason, "not a regular file")
+            XCTAssertEqual(reason, "not a regular file (a FIFO)")
         }
     }
 
