@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "SVDModels", dependencies: ["SVDCore", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: optimised),
         .target(name: "SVDPipeline", dependencies: ["SVDCore", "SVDModels"], swiftSettings: optimised),
-        .target(name: "SVDMedia", dependencies: ["SVDCore", "SVDPipeline", "CFFmpeg", "CPNGShim",
+        .target(name: "SVDMedia", dependencies: ["SVDCore", "CFFmpeg", "CPNGShim",
                                           .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: optimised),
         .target(name: "SVDBatch", dependencies: [
@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "SVDModelsTests", dependencies: ["SVDModels", "TestSupport"], swiftSettings: optimised),
         .testTarget(name: "SVDPipelineTests", dependencies: ["SVDPipeline", "SVDModels", "SVDMedia", "TestSupport"],
                     swiftSettings: optimised),
-        .testTarget(name: "SVDMediaTests", dependencies: ["SVDMedia", "SVDPipeline", "TestSupport"], swiftSettings: optimised),
+        .testTarget(name: "SVDMediaTests", dependencies: ["SVDMedia", "TestSupport"], swiftSettings: optimised),
         .testTarget(name: "SVDBatchTests", dependencies: ["SVDBatch", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

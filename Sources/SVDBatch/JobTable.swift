@@ -16,6 +16,31 @@ public enum JobColumn: String, CaseIterable, Sendable {
 
     public static let required: [JobColumn] = [.image, .seed]
     public static var knownNames: String { allCases.map(\.rawValue).joined(separator: ", ") }
+
+    /// The column a misspelt name most likely means: the same after spaces and hyphens become underscores, a
+    /// column it begins, or one within two edits; nil when none is close.
+    public static func nearest(to name: String) -> JobColumn? {
+        let typed = name.lowercased().replacingOccurrences(of: " ", with: "_").replacingOccurrences(of: "-", with: "_")
+        if let exact = JobColumn(rawValue: typed) { return exact }
+        if typed.count >= 3, let prefixed = allCases.first(where: { $0.rawValue.hasPrefix(typed) }) { return prefixed }
+        let scored = allCases.map { ($0, editDistance(typed, $0.rawValue)) }.min { $0.1 < $1.1 }
+        guard let (column, distance) = scored, distance <= min(2, typed.count / 3) else { return nil }
+        return column
+    }
+
+    /// Levenshtein distance over characters.
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        var previous = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...max(b.count, 1) where !b.isEmpty {
+                current[j] = Swift.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return a.isEmpty ? b.count : previous[b.count]
+    }
 }
 
 /// Why a job list cannot be used at all (the run exits with status 2). Every case names the file.
@@ -41,7 +66,9 @@ public enum JobTableError: Error, CustomStringConvertible, Equatable {
         case let .duplicateColumn(path, column):
             return "\(path):1: column '\(column)' appears more than once in the header; keep one"
         case let .unknownColumns(path, columns):
-            let list = columns.map { "'\($0)'" }.joined(separator: ", ")
+            let list = columns.map { name in
+                JobColumn.nearest(to: name).map { "'\(name)' (did you mean '\($0.rawValue)'?)" } ?? "'\(name)'"
+            }.joined(separator: ", ")
             return "\(path):1: unknown column\(columns.count == 1 ? "" : "s") \(list); the known columns are \(JobColumn.knownNames)"
         case let .missingColumns(path, columns):
             return "\(path):1: the header lacks the required column\(columns.count == 1 ? "" : "s") \(columns.joined(separator: ", ")); every job list needs image and seed"
@@ -105,11 +132,11 @@ public struct JobTable: Sendable {
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw JobTableError.notUTF8(path: path, detail: "it holds byte sequences that are not UTF-8")
         }
-        let records = try readRecords(text, path: path)
-        guard let header = records.first(where: { !$0.isBlank }) else { throw JobTableError.noHeader(path: path) }
+        let records = try readRecords(text, delimiter: delimiter(of: text), path: path)
+        guard let header = records.first(where: { !$0.isBlank && !$0.isComment }) else { throw JobTableError.noHeader(path: path) }
         let columns = try headerColumns(header.fields, path: path)
         var rows: [JobRow] = []
-        for record in records where record.line > header.line && !record.isBlank {
+        for record in records where record.line > header.line && !record.isBlank && !record.isComment {
             var cells: [JobColumn: String] = [:]
             for (column, value) in zip(columns, record.fields) { cells[column] = trim(value) }
             rows.append(JobRow(line: record.line, cells: cells, extraFields: max(0, record.fields.count - columns.count)))
@@ -121,12 +148,27 @@ public struct JobTable: Sendable {
         let line: Int
         let fields: [String]
         var isBlank: Bool { fields.allSatisfy { trim($0).isEmpty } }
+        /// A line whose first cell starts with `#` is a comment (a note in the job list, or a row switched off).
+        var isComment: Bool { fields.first.map { trim($0).hasPrefix("#") } ?? false }
+    }
+
+    /// The field separator: a comma, unless the header line has none and has semicolons (spreadsheets in locales
+    /// with a decimal comma save "CSV" so) or tabs.
+    static func delimiter(of text: String) -> UnicodeScalar {
+        let header = text.split(whereSeparator: \.isNewline).first { line in
+            let t = trim(String(line))
+            return !t.isEmpty && !t.hasPrefix("#")
+        } ?? ""
+        let count = { (c: Character) in header.filter { $0 == c }.count }
+        guard count(",") == 0 else { return "," }
+        if count(";") > 0 && count(";") >= count("\t") { return ";" }
+        return count("\t") > 0 ? "\t" : ","
     }
 
     /// Splits the text into records with the line each starts on.
-    static func readRecords(_ text: String, path: String) throws -> [Record] {
+    static func readRecords(_ text: String, delimiter: UnicodeScalar = ",", path: String) throws -> [Record] {
         let reader: CSVReader
-        do { reader = try CSVReader(string: text, hasHeaderRow: false) } catch {
+        do { reader = try CSVReader(string: text, hasHeaderRow: false, delimiter: delimiter) } catch {
             throw JobTableError.unreadable(path: path, reason: "the CSV reader refused it (\(error))")
         }
         var records: [Record] = []

@@ -108,6 +108,12 @@ struct Planner {
            let reason = FrameFolder.problem(directory.appendingPathComponent(spec.framesFolderName), jobKeys: [key]) {
             decision = .conflict(reason: reason + "; it is left alone (--force replaces it)")
         }
+        // --save-frames on an up-to-date clip whose frames folder is gone: the frames exist only as rendered, so
+        // the job renders again (the same frames, the same clip bytes).
+        if saveFrames, decision == .upToDate,
+           !FileManager.default.fileExists(atPath: directory.appendingPathComponent(spec.framesFolderName).path) {
+            decision = .replace(reason: "\(spec.framesFolderName) is missing and --save-frames asks for it; rendering again writes the same clip and the frames")
+        }
         return PlannedJob(spec: spec, jobKey: key, model: model, output: output, checkpoint: checkpoint, decision: decision)
     }
 

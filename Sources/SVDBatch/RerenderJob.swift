@@ -1,4 +1,5 @@
 import Foundation
+import SVDCore
 import SVDMedia
 import SVDPipeline
 

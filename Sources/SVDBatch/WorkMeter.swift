@@ -1,4 +1,5 @@
 import Foundation
+import SVDCore
 import SVDPipeline
 
 /// Estimates time left. A step's cost is taken as proportional to latent positions × frames × guidance rows,

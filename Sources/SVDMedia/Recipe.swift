@@ -1,6 +1,5 @@
 import Foundation
 import SVDCore
-import SVDPipeline
 
 /// Per-file SHA-256 of a model's config and weight files, plus one digest over all of them.
 public struct ModelFingerprintRecord: Codable, Hashable, Sendable {

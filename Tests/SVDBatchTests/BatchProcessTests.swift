@@ -1,5 +1,6 @@
 import Foundation
 import SVDBatch
+import SVDCore
 import SVDMedia
 import TestSupport
 import XCTest
@@ -89,6 +90,38 @@ final class BatchProcessTests: XCTestCase {
             XCTAssertEqual(ws.files(in: out).filter { $0.contains(".tmp-") || $0.hasSuffix(".state") }, [], "trial \(trial)")
         }
         XCTAssertGreaterThanOrEqual(killedMidway, 25, "most kills land while the batch runs")
+    }
+
+    /// The input photo replaced while the batch runs: each job reads it once, so every clip's recipe names one
+    /// version, file hash and pixel hash together, and a clip made from the new photo re-renders from it.
+    func testAnInputReplacedMidBatchGivesEachClipOneConsistentVersion() throws {
+        let ws = try Workspace()
+        try FileManager.default.copyItem(at: ws.url("cat.png"), to: ws.url("input.png"))
+        let versions = try ["cat.png", "coffee.png"].map { name -> [String] in
+            let (record, _) = try InputRecord.read(name: name, url: ws.url(name))
+            return [record.fileSHA256, record.pixelsSHA256]
+        }
+        try ws.csv(Tiny.csv((1...4).map { Tiny.row("input.png", seed: "\($0)", name: "j\($0)", steps: 6) }))
+        let process = try SVDBatchBinary.start(["jobs.csv", "--out", "out"], in: ws.root, log: ws.url("run.log"))
+        XCTAssertTrue(waitFor { FileManager.default.fileExists(atPath: ws.url("out/j1.mp4").path) || !process.isRunning })
+        // Replaced the way editors save: a new file renamed over the old name.
+        try FileManager.default.copyItem(at: ws.url("coffee.png"), to: ws.url("input.tmp"))
+        XCTAssertEqual(rename(ws.url("input.tmp").path, ws.url("input.png").path), 0)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, (try? String(contentsOf: ws.url("run.log"), encoding: .utf8)) ?? "")
+        var seen: [[String]] = []
+        for n in 1...4 {
+            let input = try ws.recipe("out/j\(n).mp4").input
+            XCTAssertTrue(versions.contains([input.fileSHA256, input.pixelsSHA256]), "j\(n): file and pixels of one version")
+            seen.append([input.fileSHA256, input.pixelsSHA256])
+        }
+        XCTAssertEqual(seen.first, versions[0], "the first clip was made before the change")
+        XCTAssertEqual(seen.last, versions[1], "the last one after it")
+        if let changed = (1...4).first(where: { seen[$0 - 1] == versions[1] }) {
+            let log = ws.url("verify.log")
+            XCTAssertEqual(try SVDBatchBinary.run(["rerender", "out/j\(changed).mp4", "--verify"], in: ws.root, log: log), 0,
+                           (try? String(contentsOf: log, encoding: .utf8)) ?? "")
+        }
     }
 
     func testSIGTERMStopsAtAStepBoundaryKeepsTheCheckpointAndExits143() throws {

@@ -428,6 +428,25 @@ final class BatchRunTests: XCTestCase {
         XCTAssertTrue(other.messages.contains("different job"), other.messages)
     }
 
+    /// A frames folder deleted after the run comes back on a rerun with --save-frames; the clip stays the same.
+    func testSaveFramesRecreatesAMissingFramesFolder() throws {
+        let ws = try Workspace()
+        try ws.csv(Tiny.csv([Tiny.row(seed: "1")]))
+        XCTAssertEqual(ws.run { $0.saveFrames = true }.status, .success)
+        let clip = try Data(contentsOf: ws.url("out/cat-s1.mp4"))
+        let frames = ws.visibleFiles(in: "out/cat-s1_frames")
+        XCTAssertEqual(frames.count, 3)
+        try FileManager.default.removeItem(at: ws.url("out/cat-s1_frames"))
+        let rerun = ws.run { $0.saveFrames = true }
+        XCTAssertEqual(rerun.status, .success, rerun.messages)
+        XCTAssertTrue(rerun.messages.contains("cat-s1_frames is missing"), rerun.messages)
+        XCTAssertEqual(ws.visibleFiles(in: "out/cat-s1_frames"), frames)
+        XCTAssertEqual(try Data(contentsOf: ws.url("out/cat-s1.mp4")), clip)
+        // Without --save-frames the clip alone is up to date.
+        try FileManager.default.removeItem(at: ws.url("out/cat-s1_frames"))
+        XCTAssertEqual(ws.run().result.entries.map(\.status), [.upToDate])
+    }
+
     func testLeftoverTemporaryFramesFoldersAreRemoved() throws {
         let ws = try Workspace()
         try ws.csv(Tiny.csv([Tiny.row(seed: "1")]))

@@ -52,6 +52,37 @@ final class JobTableTests: XCTestCase {
         }
     }
 
+    /// Spreadsheets in many locales save "CSV" with semicolons; tab-separated lists are common too.
+    func testSemicolonAndTabSeparatedListsAreRead() throws {
+        for separator in [";", "\t"] {
+            let table = try parse(["image", "seed", "width"].joined(separator: separator) + "\n"
+                                  + ["cat.png", "1", "64"].joined(separator: separator) + "\n"
+                                  + ["\"a;b\tc.png\"", "2", ""].joined(separator: separator) + "\n")
+            XCTAssertEqual(table.columns, [.image, .seed, .width], separator)
+            XCTAssertEqual(table.rows.map { $0[.image] }, ["cat.png", "a;b\tc.png"], separator)
+            XCTAssertEqual(table.rows.map { $0[.width] }, ["64", nil], separator)
+        }
+        // A comma in the header decides: semicolons in cells stay part of the value.
+        XCTAssertEqual(try parse("image,seed\na;b.png,1\n").rows.first?[.image], "a;b.png")
+    }
+
+    /// Lines whose first cell starts with # are notes, before the header or between rows; line numbers still count them.
+    func testCommentLinesAreSkipped() throws {
+        let table = try parse("# nightly list\nimage,seed\ncat.png,1\n# cat.png,2 (off for now)\n  #,x\ncat.png,3\n")
+        XCTAssertEqual(table.rows.map(\.line), [3, 6])
+        XCTAssertEqual(table.rows.map { $0[.seed] }, ["1", "3"])
+    }
+
+    func testUnknownColumnsSuggestTheNearestName() {
+        for (typed, meant) in [("num_frame", "num_frames"), ("Motion Bucket ID", "motion_bucket_id"), ("sed", "seed"),
+                               ("num-inference-steps", "num_inference_steps"), ("motion", "motion_bucket_id")] {
+            XCTAssertThrowsError(try parse("image,seed,\(typed)\ncat.png,1,2\n")) { error in
+                XCTAssertTrue("\(error)".contains("'\(typed)' (did you mean '\(meant)'?)"), "\(error)")
+            }
+        }
+        XCTAssertNil(JobColumn.nearest(to: "colour"))
+    }
+
     func testHeaderProblems() {
         XCTAssertThrowsError(try parse("image,name\n")) { XCTAssertEqual($0 as? JobTableError, .missingColumns(path: "jobs.csv", columns: ["seed"])) }
         XCTAssertThrowsError(try parse("image,seed,seed\n")) { XCTAssertEqual($0 as? JobTableError, .duplicateColumn(path: "jobs.csv", column: "seed")) }

@@ -1,6 +1,5 @@
 import Foundation
 import SVDCore
-import SVDPipeline
 import XCTest
 @testable import SVDMedia
 

@@ -2,11 +2,12 @@ import Foundation
 import SVDCore
 import TestSupport
 import XCTest
+import SVDMedia
 @testable import SVDPipeline
 
 /// Pillow-Lanczos and CLIP-path preprocessing against fixtures made with Pillow 13 and the NumPy reference
-/// (Tests/Fixtures/images/make_fixtures.py). The case-based checks (diffusers' own `vae_image` and
-/// `clip_pixel_values`) need the PNG decoder and live in SVDMediaTests/ImageInputTests.
+/// (Tests/Fixtures/images/make_fixtures.py), and the reference cases' inputs decoded and preprocessed against
+/// diffusers' own `vae_image` and `clip_pixel_values`.
 final class ImagePreprocessingTests: XCTestCase {
     static let clipMean: [Float] = [0.48145466, 0.4578275, 0.40821073]
     static let clipStd: [Float] = [0.26862954, 0.26130258, 0.27577711]
@@ -167,5 +168,35 @@ enum TestPattern {
             }
         }
         return RGBImage(width: width, height: height, pixels: pixels)
+    }
+
+    // MARK: Reference cases: decode + preprocessing vs diffusers
+
+    func testVAEImageOfCasesIsBitIdentical() throws {
+        for (name, w, h) in [("basic", 192, 128), ("resize-chunked", 256, 128)] {
+            let image = try ImageInput.load(path: Fixtures.casePath(name, "input.png"))
+            let expected = try SafeTensorsFile(path: Fixtures.casePath(name, "intermediates.safetensors")).tensor("vae_image")
+            let got = ImagePreprocessing.vaeInput(image, width: w, height: h)
+            XCTAssertEqual(got.shape, expected.shape, name)
+            let differing = (0..<got.count).filter { got[flat: $0].bitPattern != expected[flat: $0].bitPattern }.count
+            print("vae_image \(name): \(differing) of \(got.count) values differ")
+            XCTAssertEqual(differing, 0, name)
+        }
+    }
+
+    func testCLIPPixelValuesOfCasesWithinTolerance() throws {
+        // The tiny model's feature extractor: OpenAI CLIP's mean and std.
+        let mean: [Float] = [0.48145466, 0.4578275, 0.40821073], std: [Float] = [0.26862954, 0.26130258, 0.27577711]
+        for name in ["basic", "resize-chunked"] {
+            let image = try ImageInput.load(path: Fixtures.casePath(name, "input.png"))
+            let expected = try SafeTensorsFile(path: Fixtures.casePath(name, "intermediates.safetensors"))
+                .tensor("clip_pixel_values")
+            let got = ImagePreprocessing.clipInput(image, mean: mean, std: std)
+            XCTAssertEqual(got.shape, expected.shape, name)
+            var err: Float = 0
+            for i in 0..<got.count { err = max(err, abs(got[flat: i] - expected[flat: i])) }
+            print("clip_pixel_values \(name): max abs error \(err)")
+            XCTAssertLessThan(err, 1e-4, name)
+        }
     }
 }

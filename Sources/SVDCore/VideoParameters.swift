@@ -1,4 +1,3 @@
-import SVDCore
 
 /// Everything that, with the model and the input image, determines a clip's frames. Values are always
 /// effective values (defaults resolved), never "default".
