@@ -43,6 +43,8 @@ public struct PlannedJob: Sendable {
     public let output: URL
     public let checkpoint: URL
     public let decision: JobDecision
+    /// The job key of the stale clip (and frames) this job replaces, if any.
+    public var replacesJobKey: String? = nil
 }
 
 /// Everything decided before the first render: rejected rows (every shard reports them all), and this shard's

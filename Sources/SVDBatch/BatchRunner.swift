@@ -17,9 +17,9 @@ struct BatchRunner {
     func run() throws -> (entries: [ManifestEntry], stoppedBy: Int32?) {
         var entries: [ManifestEntry] = []
         func record(line: Int, name: String?, output: URL?, status: JobStatus, seconds: Double, key: String?,
-                    error: String?) throws {
+                    error: String?, replaced: String? = nil) throws {
             let entry = ManifestEntry(csv: plan.csvPath, line: line, name: name, output: output?.path, status: status,
-                                      seconds: seconds, jobKey: key, error: error)
+                                      seconds: seconds, jobKey: key, error: error, replaced: replaced)
             try manifest.append(entry)
             entries.append(entry)
         }
@@ -77,8 +77,10 @@ struct BatchRunner {
             for job in jobs {
                 if let signal = stop.requested { return (entries, signal) }
                 index += 1
+                var replaced: String?
                 if case let .replace(reason) = job.decision {
-                    reporter.warning("--force: replacing \(job.output.path): \(reason)")
+                    replaced = reason
+                    reporter.warning("replacing \(job.output.path): \(reason)")
                 }
                 let start = Date()
                 let outcome = renderer.render(job, index: index, count: toRender.count)
@@ -93,7 +95,8 @@ struct BatchRunner {
                     reporter.error("\(options.csvPath):\(job.spec.line): \(job.spec.outputFileName): \(outcome.error ?? "failed")")
                 }
                 try record(line: job.spec.line, name: job.spec.name, output: job.output, status: outcome.status,
-                           seconds: seconds, key: outcome.jobKey, error: outcome.error)
+                           seconds: seconds, key: outcome.jobKey, error: outcome.error,
+                           replaced: outcome.status == .rendered || outcome.status == .resumed ? replaced : nil)
                 if outcome.status == .interrupted, let signal = stop.requested { return (entries, signal) }
             }
         }

@@ -69,7 +69,8 @@ struct JobRenderer {
                     reporter.warning("--force: replacing \(reason)")
                 }
                 do {
-                    try FrameFolder.write(images, jobKey: key, to: folder, replacing: [job.jobKey], force: force)
+                    try FrameFolder.write(images, jobKey: key, to: folder,
+                                          replacing: Set([job.jobKey] + (job.replacesJobKey.map { [$0] } ?? [])), force: force)
                 } catch let FrameFolderError.inTheWay(reason) {
                     return JobOutcome(status: .conflict, jobKey: key, remainingSteps: 0,
                                       error: "\(reason), and appeared while the job rendered; it is left alone (--force replaces it)")

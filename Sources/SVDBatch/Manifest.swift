@@ -31,14 +31,16 @@ public struct ManifestEntry: Codable, Equatable, Sendable {
     public var seconds: Double
     public var jobKey: String?
     public var error: String?
+    /// Why a file already at the output was replaced, e.g. "stale: seed 1→101" (null when nothing was).
+    public var replaced: String?
 
     enum CodingKeys: String, CodingKey {
-        case time, csv, line, name, output, status, seconds, error
+        case time, csv, line, name, output, status, seconds, error, replaced
         case jobKey = "job_key"
     }
 
     public init(time: Date = Date(), csv: String, line: Int, name: String?, output: String?, status: JobStatus,
-                seconds: Double, jobKey: String?, error: String?) {
+                seconds: Double, jobKey: String?, error: String?, replaced: String? = nil) {
         self.time = Self.timestamp(time)
         self.csv = csv
         self.line = line
@@ -48,6 +50,7 @@ public struct ManifestEntry: Codable, Equatable, Sendable {
         self.seconds = (seconds * 1000).rounded() / 1000
         self.jobKey = jobKey
         self.error = error
+        self.replaced = replaced
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -61,6 +64,7 @@ public struct ManifestEntry: Codable, Equatable, Sendable {
         try c.encode(seconds, forKey: .seconds)
         try c.encode(jobKey, forKey: .jobKey)
         try c.encode(error, forKey: .error)
+        try c.encode(replaced, forKey: .replaced)
     }
 
     /// One JSON object on one line, keys in the documented order (JSONEncoder would not keep it).
@@ -71,7 +75,7 @@ public struct ManifestEntry: Codable, Equatable, Sendable {
         let fields: [(CodingKeys, String)] = [
             (.time, try json(time)), (.csv, try json(csv)), (.line, try json(line)), (.name, try json(name)),
             (.output, try json(output)), (.status, try json(status)), (.seconds, try json(seconds)),
-            (.jobKey, try json(jobKey)), (.error, try json(error)),
+            (.jobKey, try json(jobKey)), (.error, try json(error)), (.replaced, try json(replaced)),
         ]
         return "{" + fields.map { "\"\($0.0.stringValue)\":\($0.1)" }.joined(separator: ",") + "}"
     }

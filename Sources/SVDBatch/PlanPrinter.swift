@@ -13,7 +13,7 @@ enum PlanPrinter {
             case let .resume(done, total): detail = "from step \(done)/\(total); " + summary
             case .upToDate: detail = "up to date (job_key \(job.jobKey.prefix(12))…)"
             case let .conflict(reason): detail = reason
-            case let .replace(reason): detail = "--force: " + reason
+            case let .replace(reason): detail = reason
             }
             rows.append((job.spec.line, job.decision.label, job.output.path, detail))
         }

@@ -93,19 +93,27 @@ struct Planner {
 
     /// One job's key (from the model's fingerprint, the input's pixels and the effective parameters), paths and
     /// decision; shared by CSV runs and `SpecPlanner`.
+    /// - Parameter rerenderUpToDate: whether `force` renders up-to-date clips again too (a CSV run's `--force`;
+    ///   a sweep's `--force` is about its grid and leaves up-to-date cells alone).
     static func plannedJob(_ spec: JobSpec, in directory: URL, catalog: ModelCatalog, force: Bool,
-                           saveFrames: Bool) throws -> PlannedJob {
+                           rerenderUpToDate: Bool = true, saveFrames: Bool) throws -> PlannedJob {
         let fingerprint = try catalog.fingerprint(of: spec.model)
         let model = ModelRecord(name: spec.model.model.name, variant: spec.model.loadedVariant, fingerprint: fingerprint)
         let key = try Recipe.jobKey(modelSHA256: fingerprint.sha256, inputPixelsSHA256: spec.input.pixelsSHA256,
                                     parameters: RenderParameters(spec.parameters), encoder: spec.encoder)
         let output = directory.appendingPathComponent(spec.outputFileName)
         let checkpoint = directory.appendingPathComponent(spec.checkpointFileName)
+        var staleKey: String?   // the replaced clip's, whose frames folder may be replaced too
         var decision = decide(output: output, checkpoint: checkpoint, jobKey: key,
-                              totalSteps: spec.parameters.numInferenceSteps, force: force)
+                              totalSteps: spec.parameters.numInferenceSteps, force: force,
+                              rerenderUpToDate: rerenderUpToDate) { recorded in
+            staleKey = recorded.jobKey
+            return RecipeChanges.describe(recorded: recorded, model: model, input: spec.input,
+                                   parameters: RenderParameters(spec.parameters), encoder: spec.encoder)
+        }
         // --save-frames: a NAME_frames folder (or file) this job did not write is in the way like a clip would be.
         if saveFrames, !force, decision.renders,
-           let reason = FrameFolder.problem(directory.appendingPathComponent(spec.framesFolderName), jobKeys: [key]) {
+           let reason = FrameFolder.problem(directory.appendingPathComponent(spec.framesFolderName), jobKeys: Set([key] + (staleKey.map { [$0] } ?? []))) {
             decision = .conflict(reason: reason + "; it is left alone (--force replaces it)")
         }
         // --save-frames on an up-to-date clip whose frames folder is gone: the frames exist only as rendered, so
@@ -114,14 +122,23 @@ struct Planner {
            !FileManager.default.fileExists(atPath: directory.appendingPathComponent(spec.framesFolderName).path) {
             decision = .replace(reason: "\(spec.framesFolderName) is missing and --save-frames asks for it; rendering again writes the same clip and the frames")
         }
-        return PlannedJob(spec: spec, jobKey: key, model: model, output: output, checkpoint: checkpoint, decision: decision)
+        return PlannedJob(spec: spec, jobKey: key, model: model, output: output, checkpoint: checkpoint, decision: decision,
+                          replacesJobKey: staleKey)
     }
 
-    /// Looks at what is on disk for one job.
-    static func decide(output: URL, checkpoint: URL, jobKey: String, totalSteps: Int, force: Bool) -> JobDecision {
-        if let blocker = existingOutputProblem(output, jobKey: jobKey) {
-            guard let reason = blocker else { return .upToDate }
-            return force ? .replace(reason: reason) : .conflict(reason: reason + "; it is left alone (--force replaces it)")
+    /// Looks at what is on disk for one job. A clip svdbatch made for other inputs or settings (a stale clip: the
+    /// row was edited) is rendered again and replaced, `changes` saying what changed; a file without an svdbatch
+    /// recipe is someone else's and only `--force` replaces it. `--force` renders up-to-date clips again too.
+    static func decide(output: URL, checkpoint: URL, jobKey: String, totalSteps: Int, force: Bool,
+                       rerenderUpToDate: Bool = true,
+                       changes: (Recipe) -> String = { "job_key \($0.jobKey.prefix(12))…" }) -> JobDecision {
+        switch existingOutput(output, jobKey: jobKey) {
+        case .absent: break
+        case .thisJob:
+            return force && rerenderUpToDate ? .replace(reason: "--force: the clip is up to date; rendered again") : .upToDate
+        case let .stale(recorded): return .replace(reason: "stale: " + changes(recorded))
+        case let .foreign(reason):
+            return force ? .replace(reason: "--force: " + reason) : .conflict(reason: reason + "; it is left alone (--force replaces it)")
         }
         do {
             guard let state = try CheckpointFile.read(checkpoint) else { return .render(note: nil) }
@@ -134,21 +151,38 @@ struct Planner {
         }
     }
 
-    /// nil: nothing at `output`. `.some(nil)`: this job's clip. `.some(reason)`: something else is there.
-    static func existingOutputProblem(_ output: URL, jobKey: String) -> String?? {
+    enum ExistingOutput {
+        case absent
+        case thisJob
+        /// An svdbatch clip made from other inputs or settings.
+        case stale(Recipe)
+        /// Not an svdbatch clip (or not a regular file).
+        case foreign(String)
+    }
+
+    static func existingOutput(_ output: URL, jobKey: String) -> ExistingOutput {
         var info = stat()
-        guard lstat(output.path, &info) == 0 else { return nil }
-        guard info.st_mode & S_IFMT == S_IFREG else { return .some("\(output.path) exists and is not a regular file") }
+        guard lstat(output.path, &info) == 0 else { return .absent }
+        guard info.st_mode & S_IFMT == S_IFREG else { return .foreign("\(output.path) exists and is not a regular file") }
         let recipe: Recipe
         do {
             let probe = try ClipReader.probe(output)
             recipe = try Recipe.decode(comment: probe.comment, file: output.path)
         } catch {
-            return .some("\(output.path) exists but is not an svdbatch clip of this job (\(error))")
+            return .foreign("\(output.path) exists but is not an svdbatch clip (\(error))")
         }
-        guard recipe.jobKey == jobKey else {
+        return recipe.jobKey == jobKey ? .thisJob : .stale(recipe)
+    }
+
+    /// For `rerender`, where any other file is in the way: nil: nothing at `output`. `.some(nil)`: this job's
+    /// clip. `.some(reason)`: something else is there.
+    static func existingOutputProblem(_ output: URL, jobKey: String) -> String?? {
+        switch existingOutput(output, jobKey: jobKey) {
+        case .absent: return nil
+        case .thisJob: return .some(nil)
+        case let .stale(recipe):
             return .some("\(output.path) exists with a different job_key (\(recipe.jobKey.prefix(12))…, this job's is \(jobKey.prefix(12))…): made from other inputs or settings")
+        case let .foreign(reason): return .some(reason)
         }
-        return .some(nil)
     }
 }

@@ -35,7 +35,8 @@ struct SpecPlanner {
     }
 
     private func plannedJob(_ spec: JobSpec) throws -> PlannedJob {
-        try Planner.plannedJob(spec, in: outputDirectory, catalog: catalog, force: force, saveFrames: false)
+        try Planner.plannedJob(spec, in: outputDirectory, catalog: catalog, force: force, rerenderUpToDate: false,
+                               saveFrames: false)
     }
 
     /// The model for jobs that name none, as a CSV run picks it: `reference` (`--model`) resolved from the

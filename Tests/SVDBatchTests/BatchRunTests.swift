@@ -75,25 +75,51 @@ final class BatchRunTests: XCTestCase {
         XCTAssertEqual(rerun.result.entries.map(\.status), [.upToDate, .upToDate], rerun.messages)
         XCTAssertEqual(try Data(contentsOf: ws.url("out/cat-s2.mp4")), original2)
 
-        // Another job's clip under this job's name, and a file that is not a clip at all.
+        // Another job's clip under this job's name is stale: rendered again, saying what changed. A file that
+        // is not an svdbatch clip is someone else's: a conflict, left alone.
         try original2.write(to: ws.url("out/cat-s1.mp4"))
         try Data("my notes".utf8).write(to: ws.url("out/cat-s2.mp4"))
-        let blocked = ws.run()
-        XCTAssertEqual(blocked.status, .jobsFailed)
-        XCTAssertEqual(blocked.result.entries.map(\.status), [.conflict, .conflict])
-        XCTAssertTrue(blocked.messages.contains("different job_key"), blocked.messages)
-        XCTAssertEqual(try Data(contentsOf: ws.url("out/cat-s1.mp4")), original2, "a conflict is left alone")
-        XCTAssertEqual(try Data(contentsOf: ws.url("out/cat-s2.mp4")), Data("my notes".utf8))
+        let stale = ws.run()
+        XCTAssertEqual(stale.status, .jobsFailed)
+        let byName = Dictionary(uniqueKeysWithValues: stale.result.entries.map { ($0.name ?? "", $0) })
+        XCTAssertEqual(byName["cat-s1"]?.status, .rendered, stale.messages)
+        XCTAssertEqual(byName["cat-s2"]?.status, .conflict, stale.messages)
+        XCTAssertTrue(stale.messages.contains("replacing \(ws.url("out/cat-s1.mp4").path): stale: seed 2→1"), stale.messages)
+        XCTAssertEqual(byName["cat-s1"]?.replaced, "stale: seed 2→1")
+        XCTAssertEqual(try ws.recipe("out/cat-s1.mp4").parameters.video.seed.description, "1")
+        XCTAssertEqual(try Data(contentsOf: ws.url("out/cat-s2.mp4")), Data("my notes".utf8), "a conflict is left alone")
 
+        // --force replaces the conflict and renders up-to-date clips again, byte for byte the same.
+        let original1 = try Data(contentsOf: ws.url("out/cat-s1.mp4"))
         let forced = ws.run { $0.force = true }
         XCTAssertEqual(forced.status, .success, forced.messages)
         XCTAssertEqual(forced.result.entries.map(\.status), [.rendered, .rendered])
-        XCTAssertEqual(try Data(contentsOf: ws.url("out/cat-s2.mp4")), original2, "renders are reproducible byte for byte")
+        XCTAssertEqual(forced.result.entries.first?.replaced, "--force: the clip is up to date; rendered again")
+        XCTAssertTrue(forced.result.entries.last?.replaced?.hasPrefix("--force: \(ws.url("out/cat-s2.mp4").path) exists but is not an svdbatch clip") == true,
+                      "\(forced.result.entries)")
+        XCTAssertEqual(try Data(contentsOf: ws.url("out/cat-s1.mp4")), original1, "renders are reproducible byte for byte")
+        XCTAssertEqual(try Data(contentsOf: ws.url("out/cat-s2.mp4")), original2)
         for job in forced.result.plan!.jobs {
             XCTAssertEqual(try ws.recipe("out/\(job.spec.outputFileName)").jobKey, job.jobKey)
         }
         XCTAssertEqual(ws.run().result.entries.map(\.status), [.upToDate, .upToDate])
         XCTAssertEqual(try ws.manifest().count, 10, "one line per job per run")
+    }
+
+    /// An edited row (a named one and an unnamed one) re-renders its clip; the manifest says what changed.
+    func testEditedRowsReplaceTheirStaleClips() throws {
+        let ws = try Workspace()
+        try ws.csv(Tiny.columns + ",motion_bucket_id\n" + Tiny.row(seed: "1", name: "named") + ",\n" + Tiny.row(seed: "5") + ",\n")
+        XCTAssertEqual(ws.run().status, .success)
+        try ws.csv(Tiny.columns + ",motion_bucket_id\n" + Tiny.row(seed: "101", name: "named") + ",\n" + Tiny.row(seed: "5") + ",60\n")
+        let dry = ws.run { $0.dryRun = true }
+        XCTAssertTrue(dry.output.contains("stale: seed 1→101") && dry.output.contains("stale: motion_bucket_id 127→60"), dry.output)
+        let edited = ws.run()
+        XCTAssertEqual(edited.status, .success, edited.messages)
+        XCTAssertEqual(try ws.manifest().suffix(2).map(\.replaced), ["stale: seed 1→101", "stale: motion_bucket_id 127→60"])
+        XCTAssertEqual(try ws.recipe("out/named.mp4").parameters.video.seed.description, "101")
+        XCTAssertEqual(try ws.recipe("out/cat-s5.mp4").parameters.video.motionBucketId, 60)
+        XCTAssertEqual(ws.run().result.entries.map(\.status), [.upToDate, .upToDate])
     }
 
     func testUnreadableListUnknownColumnAndMissingDefaultModelAreFatal() throws {
