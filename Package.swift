@@ -49,6 +49,7 @@ let package = Package(
         .executableTarget(name: "svdbatch", dependencies: [
             "SVDBatch", "SVDPipeline", "SVDMedia", "SVDModels", "SVDCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
 
         .target(name: "TestSupport", dependencies: ["SVDCore"], path: "Tests/TestSupport", swiftSettings: optimised),

@@ -18,9 +18,17 @@ public struct TimestampedLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
+        sink.write(LogLine.text(event.level, "\(event.message)"))
+    }
+}
+
+/// The one format of every message svdbatch writes to standard error, whatever the subcommand:
+/// `2025-01-31T02:00:05Z error: message` (UTC, lower-case level), so that `grep ' error: '` finds them all.
+public enum LogLine {
+    public static func text(_ level: Logger.Level, _ message: String, at date: Date = Date()) -> String {
         let formatter = ISO8601DateFormatter()
         formatter.timeZone = TimeZone(identifier: "UTC")
-        sink.write("\(formatter.string(from: Date())) \(event.level): \(event.message)\n")
+        return "\(formatter.string(from: date)) \(level): \(message)\n"
     }
 }
 

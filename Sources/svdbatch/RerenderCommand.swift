@@ -103,7 +103,7 @@ struct RerenderCommand: ParsableCommand {
         options.quiet = quiet
 
         ProcessSignals.observe { signal in
-            Console.error("\(signal == SIGTERM ? "SIGTERM" : "SIGINT"): stopping after the current denoising step (signal again to quit at once)")
+            Console.notice("\(signal == SIGTERM ? "SIGTERM" : "SIGINT"): stopping after the current denoising step (signal again to quit at once)")
         }
         let result = Rerender.run(options, stop: ProcessSignals.flag)
         if result.status != .success { throw ExitCode(result.status.rawValue) }

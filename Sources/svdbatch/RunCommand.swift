@@ -123,7 +123,7 @@ struct RunCommand: ParsableCommand {
         options.attended = Console.attended
 
         ProcessSignals.observe { signal in
-            Console.error("\(signal == SIGTERM ? "SIGTERM" : "SIGINT"): stopping after the current denoising step; the checkpoint is kept (signal again to quit at once)")
+            Console.notice("\(signal == SIGTERM ? "SIGTERM" : "SIGINT"): stopping after the current denoising step; the checkpoint is kept (signal again to quit at once)")
         }
         let result = Batch.run(options, stop: ProcessSignals.flag)
         if result.status != .success { throw ExitCode(result.status.rawValue) }

@@ -15,16 +15,23 @@ struct SVDBatchCommand: ParsableCommand {
     )
 
     /// As ArgumentParser's, except that usage errors exit with status 2 (its default is 64), the status the
-    /// batch front end documents for scripts and schedulers.
+    /// batch front end documents for scripts and schedulers, and that errors are log lines like every other
+    /// message (`… error: …`), the usage text after them.
     static func main() {
         ProcessSignals.install()
         do {
             var command = try parseAsRoot()
             try command.run()
         } catch {
-            guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
-            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-            Foundation.exit(2)
+            let code = exitCode(for: error)
+            // Help, version and plain exits print what they print.
+            guard code != .success, !(error is ExitCode) else { exit(withError: error) }
+            var lines = fullMessage(for: error).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            let first = lines.isEmpty ? "\(error)" : lines.removeFirst()
+            Console.error(first.hasPrefix("Error: ") ? String(first.dropFirst(7)) : first)
+            let rest = lines.joined(separator: "\n").trimmingCharacters(in: .newlines)
+            if !rest.isEmpty { FileHandle.standardError.write(Data((rest + "\n").utf8)) }
+            Foundation.exit(code == .validationFailure ? 2 : code.rawValue)
         }
     }
 }

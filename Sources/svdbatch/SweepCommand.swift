@@ -104,7 +104,7 @@ struct SweepCommand: ParsableCommand {
         options.attended = Console.attended
 
         ProcessSignals.observe { signal in
-            Console.error("\(signal == SIGTERM ? "SIGTERM" : "SIGINT"): stopping after the current denoising step; the checkpoint is kept (signal again to quit at once)")
+            Console.notice("\(signal == SIGTERM ? "SIGTERM" : "SIGINT"): stopping after the current denoising step; the checkpoint is kept (signal again to quit at once)")
         }
         let result = Sweep.run(options, stop: ProcessSignals.flag)
         if result.status != .success { throw ExitCode(result.status.rawValue) }

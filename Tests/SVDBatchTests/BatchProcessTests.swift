@@ -124,6 +124,24 @@ final class BatchProcessTests: XCTestCase {
         }
     }
 
+    /// Every subcommand's messages, usage errors included, are `TIME level: message` lines on standard error.
+    func testEverySubcommandLogsInOneFormat() throws {
+        let ws = try Workspace()
+        try ws.csv(Tiny.csv([Tiny.row(seed: "1"), "missing.png,2,,64,64,3,2"]))
+        let pattern = try NSRegularExpression(pattern: #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ (info|notice|warning|error): \S"#)
+        for arguments in [["jobs.csv", "--crf", "99"], ["jobs.csv", "--out", "out"], ["inspect", "nothing.mp4"],
+                          ["grid", "nothing.mp4"], ["rerender", "nothing.mp4"], ["sweep", "cat.png", "--seeds", "x"]] {
+            let log = ws.url("log-\(UUID().uuidString)")
+            let status = try SVDBatchBinary.run(arguments, in: ws.root, log: log)
+            let text = try String(contentsOf: log, encoding: .utf8)
+            XCTAssertNotEqual(status, 0, "\(arguments)")
+            let first = text.split(separator: "\n").first.map(String.init) ?? ""
+            XCTAssertNotNil(pattern.firstMatch(in: first, range: NSRange(first.startIndex..., in: first)), "\(arguments): \(text)")
+            XCTAssertTrue(text.contains(" error: "), "\(arguments): \(text)")
+            XCTAssertFalse(text.contains("Error:") || text.contains("svdbatch: "), "\(arguments): \(text)")
+        }
+    }
+
     func testSIGTERMStopsAtAStepBoundaryKeepsTheCheckpointAndExits143() throws {
         let ws = try Workspace()
         let reference = try uninterruptedFramesSHA(ws)
