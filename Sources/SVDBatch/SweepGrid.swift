@@ -119,7 +119,10 @@ struct SweepGrid {
         do {
             let result = try build(decision)
             let l = result.layout
-            reporter.info("grid \(result.output.path): \(l.columns) × \(l.rows) cells, \(l.width)×\(l.height); contact sheet \(result.contactSheet.lastPathComponent)")
+            reporter.info("grid \(result.output.path): \(l.columns) × \(l.rows) cells, \(l.width)×\(l.height), \(result.metadata.fps) fps; contact sheet \(result.contactSheet.lastPathComponent)")
+            for cell in result.resampled {
+                reporter.notice("grid: \(cell.file) plays at \(cell.fps) fps; resampled to the grid's \(result.metadata.fps) fps (frames repeated or dropped, same speed)")
+            }
             return result.output
         } catch {
             reporter.error("grid \(video.path): \(error)")

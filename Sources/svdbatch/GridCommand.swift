@@ -52,8 +52,13 @@ struct GridCommand: ParsableCommand {
     @Flag(help: "Replace an existing grid clip and contact sheet.")
     var force = false
 
+    @Option(help: ArgumentHelp("""
+        The grid's frame rate (default: the first clip's). Clips at other rates are resampled in time:         frames repeated or dropped so that each plays at its own speed.
+        """, valueName: "n"))
+    var fps: Int?
+
     func run() throws {
-        let options = GridOptions(columns: cols, labelKeys: labelKeys, fit: fit, force: force)
+        let options = GridOptions(columns: cols, labelKeys: labelKeys, fit: fit, force: force, fps: fps)
         let result: GridResult
         do {
             result = try GridBuilder.build(clips: clips.map { URL(fileURLWithPath: $0) },
@@ -67,6 +72,9 @@ struct GridCommand: ParsableCommand {
         print("\(out): \(l.columns) × \(l.rows) grid of \(clips.count) clips, \(l.width)×\(l.height), "
             + "\(m.frames) frames at \(m.fps) fps, labels: \(labels)")
         print("\(result.contactSheet.path): contact sheet, \(s.width)×\(s.height)")
+        for cell in result.resampled {
+            Console.notice("\(cell.file) plays at \(cell.fps) fps; resampled to the grid's \(m.fps) fps (frames repeated or dropped, same speed)")
+        }
         let t = result.timings
         print(String(format: "took %.1f s: decoding %.1f s, tiling %.1f s, encoding %.1f s",
                      t.decodeSeconds + t.composeSeconds + t.encodeSeconds, t.decodeSeconds, t.composeSeconds,

@@ -142,6 +142,23 @@ final class BatchProcessTests: XCTestCase {
         }
     }
 
+    /// `inspect` of a grid shows its layout and cells; with --json the grid's metadata, every cell's recipe in it.
+    func testInspectReadsAGridsCells() throws {
+        let ws = try Workspace()
+        try ws.csv(Tiny.csv([Tiny.row(seed: "1", name: "a"), Tiny.row(seed: "2", name: "b")]))
+        XCTAssertEqual(try SVDBatchBinary.run(["jobs.csv", "--out", "out"], in: ws.root, log: ws.url("run.log")), 0)
+        XCTAssertEqual(try SVDBatchBinary.run(["grid", "out/a.mp4", "out/b.mp4", "--out", "out/g.mp4"], in: ws.root,
+                                              log: ws.url("grid.log")), 0)
+        let text = ws.url("inspect.txt"), json = ws.url("inspect.json")
+        XCTAssertEqual(try SVDBatchBinary.run(["inspect", "out/g.mp4"], in: ws.root, log: text), 0)
+        let report = try String(contentsOf: text, encoding: .utf8)
+        XCTAssertTrue(report.contains("svdbatch grid") && report.contains("a.mp4") && report.contains("b.mp4")
+                      && report.contains("seed 2"), report)
+        XCTAssertEqual(try SVDBatchBinary.run(["inspect", "out/g.mp4", "--json"], in: ws.root, log: json), 0)
+        let metadata = try JSONDecoder().decode(GridMetadata.self, from: Data(contentsOf: json))
+        XCTAssertEqual(metadata.cells.compactMap(\.recipe?.framesSHA256), [try ws.framesSHA("out/a.mp4"), try ws.framesSHA("out/b.mp4")])
+    }
+
     func testSIGTERMStopsAtAStepBoundaryKeepsTheCheckpointAndExits143() throws {
         let ws = try Workspace()
         let reference = try uninterruptedFramesSHA(ws)

@@ -183,19 +183,23 @@ final class GridTests: XCTestCase {
         }
     }
 
+    /// Cells tile row-major, shorter clips hold their last frame, and clips at another frame rate than the grid's
+    /// (the first clip's, 8 fps) are resampled in time: grid frame t shows their frame ⌊t · 7 / 8⌋.
     func testCellPlacementAndShorterClipsHoldTheirLastFrame() throws {
         let lengths = [6, 3, 6, 2, 4]
+        let rates = [8, 7, 7, 7, 7]
         let clips = try lengths.enumerated().map { i, n in
-            try clip("c\(i).mkv", Self.frames(Self.palette[i], count: n), seed: UInt64(i + 1), fps: i == 0 ? 8 : 7).url
+            try clip("c\(i).mkv", Self.frames(Self.palette[i], count: n), seed: UInt64(i + 1), fps: rates[i]).url
         }
         let (result, frames, probe) = try grid(clips)  // 3 columns: cell 5 of the 3 × 2 grid stays empty
-        XCTAssertEqual(frames.count, 6, "as long as the longest clip")
+        XCTAssertEqual(frames.count, 7, "as long as the longest clip lasts: 6 frames at 7 fps are 7 at 8 fps")
         XCTAssertEqual(probe.stream.frameRate, FrameRate(8, 1), "the first clip's frame rate")
         XCTAssertEqual(result.metadata.fps, 8)
+        XCTAssertEqual(result.resampled.map(\.file), ["c1.mkv", "c2.mkv", "c3.mkv", "c4.mkv"])
         let l = result.layout
         for (t, frame) in frames.enumerated() {
             for (i, n) in lengths.enumerated() {
-                assertFilled(frame, l.pictureRect(cell: i), Self.colour(Self.palette[i], frame: min(t, n - 1)),
+                assertFilled(frame, l.pictureRect(cell: i), Self.colour(Self.palette[i], frame: min(t * rates[i] / 8, n - 1)),
                              "frame \(t), cell \(i)")
             }
             assertFilled(frame, l.pictureRect(cell: 5), style.background, "frame \(t), empty cell")
@@ -429,6 +433,24 @@ final class GridTests: XCTestCase {
     }
 
     // MARK: outputs
+
+    /// --fps sets the grid's rate: a 7 fps and a 14 fps clip of one second each both last one second.
+    func testGridFrameRateResamplesEveryCellToIt() throws {
+        let slow = try clip("slow.mkv", Self.frames(Self.palette[0], count: 7), seed: 1, fps: 7).url
+        let fast = try clip("fast.mkv", Self.frames(Self.palette[1], count: 12), seed: 2, fps: 14).url
+        var options = GridOptions()
+        options.fps = 14
+        let (result, frames, probe) = try grid([slow, fast], options)
+        XCTAssertEqual(probe.stream.frameRate, FrameRate(14, 1))
+        XCTAssertEqual(frames.count, 14)
+        XCTAssertEqual(result.resampled.map(\.file), ["slow.mkv"])
+        for (t, frame) in frames.enumerated() {
+            assertFilled(frame, result.layout.pictureRect(cell: 0), Self.colour(Self.palette[0], frame: min(t / 2, 6)), "slow, frame \(t)")
+            assertFilled(frame, result.layout.pictureRect(cell: 1), Self.colour(Self.palette[1], frame: min(t, 11)), "fast, frame \(t)")
+        }
+        options.fps = 0
+        XCTAssertEqual(gridError { try self.grid([slow], name: "zero.mkv", options) }.map { "\($0)" }, "--fps 0 is outside 1–1000")
+    }
 
     func testExistingOutputsAreKeptWithoutForce() throws {
         let clips = try (0..<2).map { try clip("c\($0).mkv", Self.frames(Self.palette[$0], count: 2), seed: UInt64($0)).url }

@@ -12,6 +12,9 @@ public struct GridResult: Sendable {
     public let metadata: GridMetadata
     public let bytes: Int
     public let timings: Timings
+    /// Cells whose frame rate differed from the grid's, each with its rate: resampled in time (frames repeated
+    /// or dropped, so each plays at its own speed).
+    public let resampled: [(file: String, fps: Int)]
 
     public struct Timings: Sendable {
         /// Probing and decoding the clips.
@@ -28,7 +31,8 @@ public struct GridResult: Sendable {
 public enum GridBuilder {
     /// Builds the grid clip at `output` (format from its extension) and its contact sheet (`output` with
     /// extension `.png`). Cells are the clips in order, row-major. The grid runs as long as the longest clip
-    /// (shorter ones hold their last frame) at the first clip's frame rate. Both files appear atomically;
+    /// (shorter ones hold their last frame) at `options.fps`, else the first clip's frame rate; a clip at another
+    /// rate is resampled in time (each grid frame shows the clip's frame of that moment), so it keeps its speed. Both files appear atomically;
     /// existing ones are replaced only with `options.force`. Throws `GridError`.
     public static func build(clips: [URL], output: URL, options: GridOptions = GridOptions()) throws -> GridResult {
         let started = Date()
@@ -47,14 +51,16 @@ public enum GridBuilder {
         let plan = try GridPlan(sources: sources, cell: cell, columns: columns, labels: labels, options: options,
                                 metrics: metrics)
         let layout = plan.layout
-        let frameCount = sources.map(\.probe.stream.frameCount).max()!
-        let fps = sources[0].fps
+        let fps = options.fps ?? sources[0].fps
+        guard fps >= 1 && fps <= 1000 else { throw GridError.invalidFPS(fps) }
+        // As long as the longest clip lasts, in grid frames.
+        let frameCount = sources.map { ($0.probe.stream.frameCount * fps + $0.fps - 1) / $0.fps }.max()!
 
         var tick = Date()
         let canvas = GridCanvas.render(layout: layout, cellLabels: plan.cellLines, rowHeaders: plan.rowHeaderLines,
                                        columnHeaders: plan.columnHeaderLines, metrics: metrics, style: style)
         var composeSeconds = Date().timeIntervalSince(tick)
-        let tiled = try tile(sources, canvas: canvas, frameCount: frameCount, plan: plan, fit: options.fit,
+        let tiled = try tile(sources, canvas: canvas, frameCount: frameCount, fps: fps, plan: plan, fit: options.fit,
                              style: style, composeSeconds: &composeSeconds)
         tick = Date()
         let sheet = ContactSheet.render(layout: plan.sheetLayout, labels: plan.sheetLines, thumbnails: tiled.thumbnails,
@@ -69,13 +75,14 @@ public enum GridBuilder {
         return GridResult(output: out.video, contactSheet: out.sheet, format: out.format, layout: layout,
                           sheetLayout: plan.sheetLayout, metadata: metadata, bytes: bytes,
                           timings: .init(decodeSeconds: decodeSeconds, composeSeconds: composeSeconds,
-                                         encodeSeconds: Date().timeIntervalSince(tick)))
+                                         encodeSeconds: Date().timeIntervalSince(tick)),
+                          resampled: sources.filter { $0.fps != fps }.map { ($0.url.lastPathComponent, $0.fps) })
     }
 
     /// Decodes the clips one at a time and blits each into every grid frame (each a copy of `canvas`),
     /// holding a short clip's last frame, so memory holds the grid plus one clip. Also returns each clip's
     /// contact-sheet thumbnails and decoded frame count. Time spent outside decoding adds to `composeSeconds`.
-    private static func tile(_ sources: [GridSource], canvas: RGBImage, frameCount: Int, plan: GridPlan, fit: Bool,
+    private static func tile(_ sources: [GridSource], canvas: RGBImage, frameCount: Int, fps: Int, plan: GridPlan, fit: Bool,
                              style: GridStyle, composeSeconds: inout Double) throws
         -> (frames: [RGBImage], thumbnails: [[RGBImage]], frameCounts: [Int]) {
         var frames = [RGBImage](repeating: canvas, count: frameCount)
@@ -94,7 +101,8 @@ public enum GridBuilder {
                 : decoded.frames
             let rect = plan.layout.pictureRect(cell: index)
             for t in 0..<frameCount {
-                frames[t].blit(pictures[min(t, pictures.count - 1)], x: rect.x, y: rect.y)
+                // The clip's frame showing at grid time t / fps (the same index when the rates agree).
+                frames[t].blit(pictures[min(t * source.fps / fps, pictures.count - 1)], x: rect.x, y: rect.y)
             }
             thumbnails.append(ContactSheet.frameIndices(frameCount: pictures.count).map {
                 Resampler.resize(pictures[$0], width: thumb.width, height: thumb.height)

@@ -2,6 +2,7 @@
 public enum GridError: Error, CustomStringConvertible {
     case noClips
     case invalidColumns(Int)
+    case invalidFPS(Int)
     /// The output's extension names no clip format.
     case unsupportedFormat(path: String)
     /// Outputs that exist and would be replaced (the grid, its contact sheet, or both).
@@ -33,6 +34,8 @@ public enum GridError: Error, CustomStringConvertible {
         switch self {
         case .noClips:
             return "no clips given: name at least one clip"
+        case let .invalidFPS(fps):
+            return "--fps \(fps) is outside 1–1000"
         case let .invalidColumns(n):
             return "\(n) columns: the column count must be at least 1"
         case let .unsupportedFormat(path):

@@ -38,6 +38,8 @@ public struct GridOptions: Sendable {
     public var fit: Bool
     /// Replace an existing grid and contact sheet.
     public var force: Bool
+    /// The grid's frame rate; nil: the first clip's. Cells at other rates are resampled to it.
+    public var fps: Int?
     /// One header per row, drawn left of it ("\n" breaks lines), e.g. the varied values of a sweep.
     public var rowHeaders: [String]?
     /// One header per column, drawn above it, e.g. "seed=1".
@@ -45,7 +47,9 @@ public struct GridOptions: Sendable {
     public var style: GridStyle
 
     public init(columns: Int? = nil, labelKeys: [String]? = nil, fit: Bool = false, force: Bool = false,
-                rowHeaders: [String]? = nil, columnHeaders: [String]? = nil, style: GridStyle = .standard) {
+                fps: Int? = nil, rowHeaders: [String]? = nil, columnHeaders: [String]? = nil,
+                style: GridStyle = .standard) {
+        self.fps = fps
         self.columns = columns
         self.labelKeys = labelKeys
         self.fit = fit
