@@ -1,6 +1,8 @@
 import Foundation
 import SVDMedia
 import SVDModels
+import SVDPipeline
+import SVDCore
 
 /// What planning needs to know about one model: the folder checks out, its default frame count, which weight
 /// files were chosen and (on demand) its fingerprint. The networks themselves are built only by the runner,
@@ -14,6 +16,9 @@ public struct ModelFacts: Sendable {
     public let loadedVariant: String
     /// How the weights were chosen (e.g. a fallback to fp16, a single file's variant).
     public let notes: [String]
+    /// What the memory estimate needs: the UNet's architecture and the VAE's widths.
+    let architecture: UNetArchitecture
+    let vaeChannels: [Int]
     /// The folder `loadedFiles` are relative to (the model folder, or the folder of a checkpoint file).
     let fingerprintRoot: URL
     let loadedFiles: [String]
@@ -42,6 +47,8 @@ public final class ModelCatalog {
             let directory = try ModelDirectory(url: model.location, variant: variant)
             return ModelFacts(model: model, variant: variant, defaultFrames: directory.unetConfig.numFrames,
                               loadedVariant: Self.describe(directory.loadedVariants), notes: directory.notes,
+                              architecture: UNetArchitecture(directory.unetConfig),
+                              vaeChannels: directory.vaeConfig.blockOutChannels,
                               fingerprintRoot: directory.fingerprintRoot, loadedFiles: directory.loadedFiles)
         }
         facts[key] = result
@@ -65,9 +72,19 @@ public final class ModelCatalog {
 }
 
 extension ModelFacts {
+    /// Why a job with these parameters would be refused before rendering for want of memory (the check the
+    /// pipeline makes), so that a dry run and the plan say it at once; nil when it fits.
+    func memoryProblem(_ p: VideoParameters) -> String? {
+        let estimate = MemoryEstimate(architecture: architecture, vaeChannels: vaeChannels, parameters: p,
+                                      workers: Parallel.workerCount)
+        do { try estimate.check(available: MemoryEstimate.availableBytes()) } catch { return "\(error)" }
+        return nil
+    }
+
     /// The same facts for another spelling of the same folder (recipes keep the name the user gave).
     func renamed(_ model: ResolvedModel) -> ModelFacts {
         ModelFacts(model: model, variant: variant, defaultFrames: defaultFrames, loadedVariant: loadedVariant,
-                   notes: notes, fingerprintRoot: fingerprintRoot, loadedFiles: loadedFiles)
+                   notes: notes, architecture: architecture, vaeChannels: vaeChannels, fingerprintRoot: fingerprintRoot,
+                   loadedFiles: loadedFiles)
     }
 }

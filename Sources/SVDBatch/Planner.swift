@@ -42,6 +42,10 @@ struct Planner {
                 otherShards += 1
                 continue
             }
+            if let problem = spec.model.memoryProblem(spec.parameters) {
+                rejected.append(RowError(line: spec.line, name: spec.name, outputFileName: spec.outputFileName, reasons: [problem]))
+                continue
+            }
             do {
                 jobs.append(try plannedJob(spec, in: outputDirectory))
             } catch {

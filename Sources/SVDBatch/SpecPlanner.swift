@@ -18,6 +18,10 @@ struct SpecPlanner {
         var rejected = clashes
         var jobs: [PlannedJob] = []
         for spec in unique {
+            if let problem = spec.model.memoryProblem(spec.parameters) {
+                rejected.append(RowError(line: spec.line, name: spec.name, outputFileName: spec.outputFileName, reasons: [problem]))
+                continue
+            }
             do {
                 jobs.append(try plannedJob(spec))
             } catch {

@@ -454,6 +454,17 @@ final class BatchRunTests: XCTestCase {
         XCTAssertTrue(other.messages.contains("different job"), other.messages)
     }
 
+    /// A job that cannot fit in memory is refused by the plan, so a dry run says so, and the other rows render.
+    func testAJobTooLargeForMemoryIsRefusedByTheDryRunToo() throws {
+        let ws = try Workspace()
+        try ws.csv(Tiny.csv([Tiny.row(seed: "1").replacingOccurrences(of: ",64,64,3,", with: ",4096,4096,64,"), Tiny.row(seed: "2")]))
+        let dry = ws.run { $0.dryRun = true }
+        XCTAssertEqual(dry.status, .jobsFailed)
+        XCTAssertTrue(dry.output.contains("line 2  invalid") && dry.output.contains("of memory beyond the loaded model"), dry.output)
+        let run = ws.run()
+        XCTAssertEqual(run.result.entries.map(\.status), [.failed, .rendered], run.messages)
+    }
+
     /// A frames folder deleted after the run comes back on a rerun with --save-frames; the clip stays the same.
     func testSaveFramesRecreatesAMissingFramesFolder() throws {
         let ws = try Workspace()
