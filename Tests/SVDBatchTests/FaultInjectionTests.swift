@@ -70,6 +70,9 @@ final class FaultInjectionTests: XCTestCase {
         XCTAssertEqual(full.status, 1, full.log)
         XCTAssertTrue(full.log.contains("no space left on device"), full.log)
         XCTAssertEqual(ws.visibleFiles(in: "small/out").filter { $0.hasPrefix("big") }, [], "no partial clip or frames under a final name")
+        // The checkpoint (128 KiB of latents) did not fit either: said so, and no partial state file is left.
+        XCTAssertTrue(full.log.contains("cannot save checkpoints"), full.log)
+        XCTAssertEqual(ws.files(in: "small/out").filter { $0.hasSuffix(".state") || $0.contains(".tmp-") }, [])
         let text = try String(contentsOf: ws.url("small/out/manifest.jsonl"), encoding: .utf8)
         XCTAssertTrue(text.isEmpty || text.hasSuffix("\n"), text)
 

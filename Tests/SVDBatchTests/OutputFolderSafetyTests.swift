@@ -37,6 +37,32 @@ final class OutputFolderSafetyTests: XCTestCase {
         }
     }
 
+    /// A link at a clip's final name, pointing outside the folder, is a conflict left alone; with --force the link
+    /// itself is replaced by the clip, and its target never changes. `--out` naming a file stops the run.
+    func testALinkAtAClipsFinalNameIsNeverWrittenThrough() throws {
+        let ws = try Workspace()
+        let target = try victim(ws, "elsewhere.mp4")
+        try ws.csv(Tiny.csv([Tiny.row(seed: "1")]))
+        try FileManager.default.createDirectory(at: ws.url("out"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(at: ws.url("out/cat-s1.mp4"), withDestinationURL: target)
+        let blocked = ws.run()
+        XCTAssertEqual(blocked.result.entries.map(\.status), [.conflict], blocked.messages)
+        XCTAssertTrue(blocked.messages.contains("is not a regular file"), blocked.messages)
+        unchanged(target)
+        let forced = ws.run { $0.force = true }
+        XCTAssertEqual(forced.result.entries.map(\.status), [.rendered], forced.messages)
+        unchanged(target)
+        var info = stat()
+        XCTAssertEqual(lstat(ws.url("out/cat-s1.mp4").path, &info), 0)
+        XCTAssertEqual(info.st_mode & S_IFMT, S_IFREG, "the link was replaced by the clip itself")
+
+        try Data("a file".utf8).write(to: ws.url("plain"))
+        let outIsAFile = ws.run(out: "plain")
+        XCTAssertEqual(outIsAFile.status, .fatal, outIsAFile.messages)
+        XCTAssertTrue(outIsAFile.messages.contains("plain"), outIsAFile.messages)
+        XCTAssertEqual(try String(contentsOf: ws.url("plain"), encoding: .utf8), "a file")
+    }
+
     func testLinksPlantedAtTemporaryNamesAreNeverFollowed() throws {
         let ws = try Workspace()
         try ws.csv(Tiny.csv([Tiny.row(seed: "1", name: "a")]))
