@@ -83,37 +83,16 @@ public enum ImageInput {
         return image
     }
 
+    /// The file's bytes (regular files only, never waiting on a FIFO, at most `maximumFileBytes`).
     static func readFile(_ path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)   // a FIFO is refused below, never waited on
-        guard fd >= 0 else {
-            let code = errno
-            if code == ENOENT || code == ENOTDIR { throw ImageInputError.missing(path: path) }
-            throw ImageInputError.unreadable(path: path, reason: String(cString: strerror(code)))
-        }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else {
-            throw ImageInputError.unreadable(path: path, reason: String(cString: strerror(errno)))
-        }
-        guard info.st_mode & S_IFMT == S_IFREG else {
-            let kind = info.st_mode & S_IFMT == S_IFDIR ? "it is a directory" : "not a regular file (\(RegularFile.kind(info.st_mode)))"
-            throw ImageInputError.unreadable(path: path, reason: kind)
-        }
-        guard info.st_size <= maximumFileBytes else {
-            throw ImageInputError.tooLarge(path: path, detail: "\(info.st_size) bytes; the limit is \(maximumFileBytes)")
-        }
-        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
-        var filled = 0
-        while filled < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + filled, $0.count - filled) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ImageInputError.unreadable(path: path, reason: String(cString: strerror(errno)))
+        do { return [UInt8](try RegularFile.read(URL(fileURLWithPath: path), limit: maximumFileBytes)) } catch let error as RegularFileError {
+            switch error {
+            case .missing: throw ImageInputError.missing(path: path)
+            case let .tooLarge(_, bytes, limit): throw ImageInputError.tooLarge(path: path, detail: "\(bytes) bytes; the limit is \(limit)")
+            case .notRegular(_, let kind) where kind == "a directory": throw ImageInputError.unreadable(path: path, reason: "it is a directory")
+            default: throw ImageInputError.unreadable(path: path, reason: error.reason)
             }
-            if n == 0 { break }   // shrank while reading: decode what is there
-            filled += n
         }
-        return Array(bytes.prefix(filled))
     }
 }
 
