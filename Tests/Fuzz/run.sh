@@ -7,7 +7,9 @@
 # N inputs (--runs, default 1000000) or for S seconds (--seconds, default 1800), whichever comes first, from seed
 # corpora made from the project's fixtures (and clips rendered with the demo model). --jobs J runs J targets at
 # once (default 1). Findings (crash-*, timeout-*, oom-*) land in .build-fuzz/findings/TARGET/; replay one with
-#   Tests/Fuzz/.build/release/svdbatch-fuzz TARGET FILE
+#   (cd Tests/Fuzz && swift build -c release -Xswiftc -enable-testing) && Tests/Fuzz/.build/release/svdbatch-fuzz TARGET FILE
+# Seeds that only svdbatch can make and that no fixture holds (a resume checkpoint) are in Tests/Fuzz/seeds/,
+# written by that replay tool's `--seeds DIR`.
 # Exit status: 0 when no target found anything, 1 otherwise.
 set -euo pipefail
 
@@ -34,10 +36,14 @@ echo "building the fuzzer (libFuzzer + AddressSanitizer) and the replay tool…"
 swift build -c release --build-path "$WORK/fuzzer" -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING \
     -Xswiftc -enable-testing 2>&1 | grep -E "error|warning: unre|Compiling svdbatch_fuzz|Build complete" >&2 || true
 FUZZER="$WORK/fuzzer/release/svdbatch-fuzz"
-swift build -c release -Xswiftc -enable-testing 2>&1 | grep -E "error|Build complete" >&2 || true
-REPLAY="$FUZZ/.build/release/svdbatch-fuzz"
-(cd "$ROOT" && swift build -c release --product svdbatch 2>&1 | grep -E "error|Build complete" >&2 || true)
-[ -x "$FUZZER" ] && [ -x "$REPLAY" ] || { echo "build failed" >&2; exit 1; }
+[ -x "$FUZZER" ] || { echo "build failed" >&2; exit 1; }
+# The seed clips need an svdbatch: whichever build exists (the test suite leaves a debug one), else a release build.
+SVDBATCH="$ROOT/.build/release/svdbatch"
+[ -x "$SVDBATCH" ] || SVDBATCH="$ROOT/.build/debug/svdbatch"
+if [ ! -x "$SVDBATCH" ]; then
+    (cd "$ROOT" && swift build -c release --product svdbatch 2>&1 | grep -E "error|Build complete" >&2 || true)
+    SVDBATCH="$ROOT/.build/release/svdbatch"
+fi
 
 # Seed corpora.
 SEEDS="$WORK/seeds"
@@ -54,13 +60,13 @@ for f in model_index.json unet/config.json vae/config.json image_encoder/config.
     i=$((i + 1))
 done
 printf '\x06{"metadata":{},"weight_map":{"a":"model-00001-of-00002.safetensors","b":"model-00002-of-00002.safetensors"}}' > "$SEEDS/configs/6"
-"$REPLAY" --seeds "$SEEDS/checkpoint" >/dev/null
+cp "$FUZZ/seeds/checkpoint/"* "$SEEDS/checkpoint/"
 find "$ROOT/Tests/Fixtures/images" -type f \( -name '*.png' -o -name '*.jpg' -o -name '*.webp' \) -size -256k -exec cp {} "$SEEDS/image/" \;
 CLIPS="$WORK/clips"
 rm -rf "$CLIPS" && mkdir -p "$CLIPS"
 printf 'image,seed,name,width,height,num_frames,num_inference_steps,format\n%s,1,a,64,64,2,1,mp4\n%s,1,b,64,64,2,1,mkv\n%s,1,c,64,64,2,1,webm\n' \
     "$ROOT/Samples/cat.png" "$ROOT/Samples/cat.png" "$ROOT/Samples/cat.png" > "$CLIPS/jobs.csv"
-"$ROOT/.build/release/svdbatch" "$CLIPS/jobs.csv" --out "$CLIPS/out" --model demo --quiet
+"$SVDBATCH" "$CLIPS/jobs.csv" --out "$CLIPS/out" --model demo --quiet
 n=0
 for clip in a.mp4 b.mkv c.webm; do
     { printf "\\x$(printf %02x $n)"; cat "$CLIPS/out/$clip"; } > "$SEEDS/clip/$clip"
