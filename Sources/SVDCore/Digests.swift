@@ -24,15 +24,11 @@ public enum Digests {
     /// A regular file's contents, read in 8 MiB pieces so that multi-gigabyte weights are not loaded whole.
     /// The open never waits (a FIFO is refused, not read), and anything but a regular file is refused.
     public static func sha256Hex(fileAt url: URL) throws -> String {
-        func failure(_ what: String) -> DigestError {
-            .unreadable(path: url.path, reason: "\(what): \(String(cString: strerror(errno)))")
+        let fd: Int32
+        do { fd = try RegularFile.open(url).fd } catch let error as RegularFileError {
+            throw DigestError.unreadable(path: url.path, reason: error.reason)
         }
-        let fd = open(url.path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-        guard fd >= 0 else { throw failure("cannot open") }
         defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw failure("cannot stat") }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw DigestError.unreadable(path: url.path, reason: "not a regular file") }
         let chunk = 8 << 20
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 64)
         defer { buffer.deallocate() }
@@ -42,7 +38,7 @@ public enum Digests {
             if n == 0 { break }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw failure("read failed")
+                throw DigestError.unreadable(path: url.path, reason: "read failed: \(String(cString: strerror(errno)))")
             }
             hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
         }

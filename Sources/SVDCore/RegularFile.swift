@@ -34,21 +34,36 @@ public enum RegularFileError: Error, CustomStringConvertible, Equatable {
 /// with no writer would block forever, and a blocked open or read holds off the stop signal), anything but a
 /// regular file is refused before a byte is read, and the size is checked before anything is allocated.
 public enum RegularFile {
-    /// The whole file, at most `limit` bytes. A file that shrinks while being read yields what was there.
-    public static func read(_ url: URL, limit: Int) throws -> Data {
+    /// Opens a regular file for reading, without waiting; returns the descriptor (the caller closes it) and
+    /// the size.
+    public static func open(_ url: URL) throws -> (fd: Int32, size: Int) {
         let path = url.path
-        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        let fd = Glibc.open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else {
             let code = errno
             if code == ENOENT || code == ENOTDIR { throw RegularFileError.missing(path: path) }
             throw RegularFileError.unreadable(path: path, reason: String(cString: strerror(code)))
         }
-        defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw RegularFileError.unreadable(path: path, reason: String(cString: strerror(errno))) }
-        guard info.st_mode & S_IFMT == S_IFREG else { throw RegularFileError.notRegular(path: path, kind: kind(info.st_mode)) }
-        guard info.st_size <= Int64(limit) else { throw RegularFileError.tooLarge(path: path, bytes: Int64(info.st_size), limit: limit) }
-        var bytes = Data(count: Int(info.st_size))
+        guard fstat(fd, &info) == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            throw RegularFileError.unreadable(path: path, reason: reason)
+        }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            close(fd)
+            throw RegularFileError.notRegular(path: path, kind: kind(info.st_mode))
+        }
+        return (fd, Int(info.st_size))
+    }
+
+    /// The whole file, at most `limit` bytes. A file that shrinks while being read yields what was there.
+    public static func read(_ url: URL, limit: Int) throws -> Data {
+        let path = url.path
+        let (fd, size) = try open(url)
+        defer { close(fd) }
+        guard size <= limit else { throw RegularFileError.tooLarge(path: path, bytes: Int64(size), limit: limit) }
+        var bytes = Data(count: size)
         var filled = 0
         while filled < bytes.count {
             let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + filled, $0.count - filled) }

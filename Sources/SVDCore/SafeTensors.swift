@@ -68,14 +68,11 @@ public final class SafeTensorsFile: @unchecked Sendable {
 
     public init(path: String) throws {
         self.path = path
-        // O_NONBLOCK: opening a FIFO would otherwise wait for a writer; fstat then refuses it as not a regular file.
-        let fd = open(path, O_RDONLY | O_NONBLOCK)
-        guard fd >= 0 else { throw SafeTensorsError.unreadable(file: path, reason: String(cString: strerror(errno))) }
+        let fd: Int32, size: Int
+        do { (fd, size) = try RegularFile.open(URL(fileURLWithPath: path)) } catch let error as RegularFileError {
+            throw SafeTensorsError.unreadable(file: path, reason: error.reason)
+        }
         defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw SafeTensorsError.unreadable(file: path, reason: String(cString: strerror(errno))) }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw SafeTensorsError.unreadable(file: path, reason: "not a regular file") }
-        let size = Int(st.st_size)
         guard size >= 8 else { throw SafeTensorsError.badHeader(file: path, reason: "file is \(size) bytes, shorter than the 8-byte header length") }
         guard let map = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), map != MAP_FAILED else {
             throw SafeTensorsError.unreadable(file: path, reason: "mmap failed: \(String(cString: strerror(errno)))")

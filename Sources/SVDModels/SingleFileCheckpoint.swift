@@ -12,6 +12,22 @@ public struct CheckpointArchitecture: Sendable {
     let featureExtractor: FeatureExtractorConfig
     /// Whether several published variants share these tensors, so that the file name must tell them apart.
     let variantsShareWeights: Bool
+    /// Each network's manifest and its Stability naming rules, built once (about 2,300 names at full size).
+    let networks: [(manifest: WeightManifest, rules: WeightNameRules)]
+
+    init(name: String, unet: UNetConfig, vae: VAEConfig, imageEncoder: CLIPVisionConfig, scheduler: SchedulerConfig,
+         featureExtractor: FeatureExtractorConfig, variantsShareWeights: Bool) throws {
+        self.name = name
+        self.unet = unet
+        self.vae = vae
+        self.imageEncoder = imageEncoder
+        self.scheduler = scheduler
+        self.featureExtractor = featureExtractor
+        self.variantsShareWeights = variantsShareWeights
+        networks = [WeightManifest.unet(unet), .vae(vae), .clipVision(imageEncoder)].map {
+            ($0, StabilityCheckpointNames.rules($0, unet: unet, vae: vae, imageEncoder: imageEncoder))
+        }
+    }
 
     /// Stable Video Diffusion as `stabilityai/stable-video-diffusion-img2vid{,-xt,-xt-1-1}` publish it in diffusers
     /// layout: one architecture for SVD, SVD-XT and SVD-XT 1.1 (their `unet/config.json` differ only in
@@ -38,10 +54,11 @@ public struct CheckpointArchitecture: Sendable {
 
     public static let known = [stableVideoDiffusion, demo]
 
-    var manifests: [WeightManifest] { [.unet(unet), .vae(vae), .clipVision(imageEncoder)] }
+    var manifests: [WeightManifest] { networks.map(\.manifest) }
 
     func rules(_ manifest: WeightManifest) -> WeightNameRules {
-        StabilityCheckpointNames.rules(manifest, unet: unet, vae: vae, imageEncoder: imageEncoder)
+        networks.first { $0.manifest == manifest }?.rules
+            ?? StabilityCheckpointNames.rules(manifest, unet: unet, vae: vae, imageEncoder: imageEncoder)
     }
 }
 
@@ -128,8 +145,8 @@ struct SingleFileCheckpoint {
         var attempts: [(name: String, problems: Int, report: String)] = []
         for architecture in CheckpointArchitecture.known {
             do {
-                let sets = try architecture.manifests.map {
-                    try WeightSet(files: files, manifest: $0, rules: architecture.rules($0), open: [file])
+                let sets = try architecture.networks.map {
+                    try WeightSet(files: files, manifest: $0.manifest, rules: $0.rules, open: [file])
                 }
                 return (architecture, sets)
             } catch let error as WeightValidationError {
