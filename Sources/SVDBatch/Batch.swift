@@ -36,8 +36,10 @@ public enum Batch {
         do { plan = try planner.plan() } catch { return fatal("\(error)") }
         for note in plan.notes { reporter.notice(note) }
 
+        let calibration = SpeedCalibration(environment: options.environment)
+        let estimates = PlanEstimates(plan: plan, calibration: calibration, reporter: reporter)
         if options.dryRun {
-            console.output.write(PlanPrinter.text(plan))
+            console.output.write(PlanPrinter.text(plan, estimates: estimates))
             let blocked = plan.jobs.contains { if case .conflict = $0.decision { return true } else { return false } }
             return BatchResult(status: plan.rejected.isEmpty && !blocked ? .success : .jobsFailed, plan: plan, entries: [])
         }
@@ -48,8 +50,9 @@ public enum Batch {
         let start = Date()
         BatchRunner.removeStaleTemporaries(plan)
         let shard = plan.shard.map { " (shard \($0): \(plan.jobs.count) of \(plan.jobs.count + plan.otherShardJobs) valid jobs)" } ?? ""
-        reporter.info("svdbatch \(Recipe.toolVersion): \(plan.csvPath) → \(outputDirectory.path)\(shard): \(PlanPrinter.summary(plan)); \(Parallel.workerCount) engine threads")
-        let runner = BatchRunner(plan: plan, options: options, reporter: reporter, stop: stop, manifest: manifest)
+        reporter.info("svdbatch \(Recipe.toolVersion): \(plan.csvPath) → \(outputDirectory.path)\(shard): \(PlanPrinter.summary(plan)); \(Parallel.workerCount) engine threads\(RunSession.estimateText(plan, estimates))")
+        let runner = BatchRunner(plan: plan, options: options, reporter: reporter, stop: stop, manifest: manifest,
+                                 estimates: estimates, calibration: calibration)
         let entries: [ManifestEntry]
         let stoppedBy: Int32?
         do { (entries, stoppedBy) = try runner.run() } catch { return fatal("\(error)", plan: plan) }

@@ -12,6 +12,8 @@ struct BatchRunner {
     let reporter: BatchReporter
     let stop: StopFlag
     let manifest: Manifest
+    let estimates: PlanEstimates
+    let calibration: SpeedCalibration
 
     /// The manifest lines written, in order.
     func run() throws -> (entries: [ManifestEntry], stoppedBy: Int32?) {
@@ -47,11 +49,11 @@ struct BatchRunner {
         }
 
         let toRender = plan.jobs.filter(\.decision.renders)
-        let meter = WorkMeter(jobs: toRender)
+        let groups = plan.jobsByModel.map { $0.filter(\.decision.renders) }.filter { !$0.isEmpty }
+        let meter = WorkMeter(estimates: toRender.map { estimates.job($0) },
+                              loadSeconds: groups.reduce(0) { $0 + (estimates.load($1[0].spec.model) ?? 0) })
         var index = 0
-        for group in plan.jobsByModel {
-            let jobs = group.filter(\.decision.renders)
-            guard !jobs.isEmpty else { continue }
+        for jobs in groups {
             if let signal = stop.requested { return (entries, signal) }
             let facts = jobs[0].spec.model
             let loadStart = Date()
@@ -60,20 +62,24 @@ struct BatchRunner {
                 reporter.info("loading model \(facts.model.name) (\(facts.loadedVariant) weights)")
                 let directory = try ModelDirectory(url: facts.model.location, variant: facts.variant)
                 pipeline = VideoPipeline(model: try VideoModel(directory: directory))
-                reporter.info("model loaded in \(DurationText.text(Date().timeIntervalSince(loadStart)))")
+                let seconds = Date().timeIntervalSince(loadStart)
+                meter.modelLoaded(estimated: estimates.load(facts), seconds: seconds)
+                reporter.info("model loaded in \(DurationText.text(seconds))")
             } catch {
+                meter.modelFailed(estimated: estimates.load(facts))
                 for job in jobs {
                     index += 1
                     let message = "model \(facts.model.name) could not be loaded: \(error)"
                     reporter.error("\(options.csvPath):\(job.spec.line): \(message)")
-                    meter.jobFinished(remainingSteps: Self.remainingSteps(job), of: job.spec.parameters)
+                    meter.jobSkipped(estimates.job(job))
                     try record(line: job.spec.line, name: job.spec.name, output: job.output, status: .failed,
                                seconds: 0, key: job.jobKey, error: message)
                 }
                 continue
             }
-            let renderer = JobRenderer(pipeline: pipeline, saveFrames: options.saveFrames, force: options.force, stop: stop,
-                                       reporter: reporter, meter: meter)
+            let renderer = JobRenderer(frames: FrameRenderer(pipeline: pipeline, stop: stop, reporter: reporter, meter: meter),
+                                       saveFrames: options.saveFrames, force: options.force)
+            let speedKey = SpeedCalibration.key(facts)
             for job in jobs {
                 if let signal = stop.requested { return (entries, signal) }
                 index += 1
@@ -83,9 +89,9 @@ struct BatchRunner {
                     reporter.warning("replacing \(job.output.path): \(reason)")
                 }
                 let start = Date()
-                let outcome = renderer.render(job, index: index, count: toRender.count)
+                let outcome = renderer.render(job, estimate: estimates.job(job), index: index, count: toRender.count)
                 let seconds = Date().timeIntervalSince(start)
-                meter.jobFinished(remainingSteps: outcome.remainingSteps, of: job.spec.parameters)
+                meter.jobEnded(finished: outcome.measured != nil)
                 switch outcome.status {
                 case .rendered, .resumed, .upToDate:
                     reporter.info("\(outcome.status == .resumed ? "resumed and finished" : "rendered") \(job.output.path) in \(DurationText.text(seconds))")
@@ -97,12 +103,19 @@ struct BatchRunner {
                 try record(line: job.spec.line, name: job.spec.name, output: job.output, status: outcome.status,
                            seconds: seconds, key: outcome.jobKey, error: outcome.error,
                            replaced: outcome.status == .rendered || outcome.status == .resumed ? replaced : nil)
+                // After the manifest line: a kill between a published clip and its line should stay unlikely.
+                if let measured = outcome.measured, let rates = calibration.rates(for: speedKey) {
+                    calibration.record(rates.updated(work: facts.work(job.spec.parameters), timings: measured.timings,
+                                                     format: job.spec.format, writeSeconds: measured.writeSeconds),
+                                       for: speedKey)
+                }
                 if outcome.status == .interrupted, let signal = stop.requested { return (entries, signal) }
             }
         }
         return (entries, stop.requested)
     }
 
+    /// Denoising steps a planned job still has to run.
     static func remainingSteps(_ job: PlannedJob) -> Int {
         if case let .resume(done, total) = job.decision { return total - done }
         return job.spec.parameters.numInferenceSteps

@@ -7,55 +7,124 @@ import SVDPipeline
 struct JobOutcome {
     var status: JobStatus
     var jobKey: String
-    /// Denoising steps this job did not get to (for the batch ETA).
-    var remainingSteps: Int
     var error: String?
+    /// What the render measured, for this machine's speed figures (nil when it did not finish).
+    var measured: MeasuredRender? = nil
 }
 
-/// Renders one job with a loaded model: resumes from the job's own checkpoint when there is one, checkpoints
-/// after every step, stops at a step boundary when asked, and publishes the frames (optionally) and the clip
-/// atomically, recipe inside. The generator is created inside the pipeline from this job's seed alone, so
-/// nothing about other jobs, their order, sharding or the thread count reaches the frames.
-struct JobRenderer {
+/// A finished render's stage times and the seconds its clip took to encode and write.
+struct MeasuredRender {
+    let timings: StageTimings
+    let writeSeconds: Double
+}
+
+/// Renders one job's frames with a loaded model, the step `run`, `sweep` and `rerender` share: resumes from the
+/// job's checkpoint when it continues exactly this job, saves a checkpoint after every step (a failure to save
+/// is reported once and the render goes on), reports progress with ETAs, and stops at a step boundary when
+/// asked (throwing `RenderStopped`). The generator is created inside the pipeline from the job's seed
+/// alone, so nothing about other jobs, their order, sharding or the thread count reaches the frames.
+struct FrameRenderer {
     let pipeline: VideoPipeline
-    let saveFrames: Bool
-    /// `--force`: a frames folder in the way is replaced too.
-    let force: Bool
     let stop: StopFlag
     let reporter: BatchReporter
     let meter: WorkMeter
 
-    func render(_ job: PlannedJob, index: Int, count: Int) -> JobOutcome {
+    struct Job {
+        /// How progress names the job.
+        let name: String
+        /// How the "rendering …" line names it.
+        let label: String
+        let parameters: VideoParameters
+        let image: RGBImage
+        let jobKey: String
+        /// Where its state is saved after each step; nil for none (`rerender --verify`).
+        let checkpoint: URL?
+        let estimate: JobEstimate?
+        /// Said when checkpoints cannot be saved, before ": <error>".
+        let checkpointWarning: String
+    }
+
+    func render(_ job: Job, index: Int, count: Int, timings: StageTimings) throws -> (frames: VideoFrames, resumed: Bool) {
+        let p = job.parameters
+        let resume = job.checkpoint.flatMap { resumable($0, job: job) }
+        let first = resume?.stepsDone ?? 0
+        reporter.info("\(resume == nil ? "rendering" : "resuming") \(job.label)"
+            + (resume.map { " from step \($0.stepsDone)/\(p.numInferenceSteps)" } ?? "")
+            + ": \(p.width)×\(p.height), \(p.numFrames) frames, \(p.numInferenceSteps) steps, seed \(p.seed)"
+            + (job.estimate.map { ", about \(DurationText.text($0.total * meter.correction))" } ?? ""))
+        meter.jobStarted(job.estimate)
+        reporter.jobStarted(name: job.name, index: index, count: count, firstStep: first,
+                            totalSteps: p.numInferenceSteps, batch: meter.progress)
+        defer { reporter.jobEnded() }
+        var warned = false
+        return (try pipeline.render(image: job.image, parameters: p, resumeFrom: resume, timings: timings) { progress in
+            if let file = job.checkpoint {
+                do {
+                    try CheckpointFile(jobKey: job.jobKey, totalSteps: progress.totalSteps, checkpoint: progress.checkpoint)
+                        .write(to: file)
+                } catch {
+                    if !warned { reporter.warning("\(job.checkpointWarning): \(error)") }
+                    warned = true
+                }
+            }
+            meter.stepFinished(seconds: progress.seconds)
+            reporter.stepFinished(StepReport(name: job.name, step: progress.step, totalSteps: progress.totalSteps,
+                                             stepSeconds: progress.seconds,
+                                             jobETA: meter.jobETA(stepsLeft: progress.totalSteps - progress.step),
+                                             batch: meter.progress))
+            if stop.requested != nil { throw RenderStopped(step: progress.step, totalSteps: progress.totalSteps) }
+        }, resume != nil)
+    }
+
+    /// The job's checkpoint, if the state file holds one of this job; a state of another job or a damaged one
+    /// is ignored (and replaced by the first step).
+    private func resumable(_ url: URL, job: Job) -> DenoisingCheckpoint? {
+        do {
+            guard let state = try CheckpointFile.read(url) else { return nil }
+            if let why = state.mismatch(jobKey: job.jobKey, totalSteps: job.parameters.numInferenceSteps) {
+                reporter.info("\(job.label): starting over, not resuming from \(url.lastPathComponent): \(why)")
+                return nil
+            }
+            return state.checkpoint
+        } catch {
+            reporter.warning("\(error)")
+            return nil
+        }
+    }
+}
+
+/// A stop signal ended a render at the boundary after `step`.
+struct RenderStopped: Error {
+    let step: Int
+    let totalSteps: Int
+}
+
+/// Renders one batch job with a loaded model (`FrameRenderer`) and publishes the frames (optionally) and the
+/// clip atomically, recipe inside.
+struct JobRenderer {
+    let frames: FrameRenderer
+    let saveFrames: Bool
+    /// `--force`: a frames folder in the way is replaced too.
+    let force: Bool
+    var reporter: BatchReporter { frames.reporter }
+
+    func render(_ job: PlannedJob, estimate: JobEstimate?, index: Int, count: Int) -> JobOutcome {
         let spec = job.spec, p = spec.parameters
         var key = job.jobKey
-        var stepsDone = 0
         do {
             // The input is read again: it may have changed since planning, and then so has the job key.
             let (input, image) = try InputRecord.read(name: spec.imageName, url: URL(fileURLWithPath: spec.input.path))
             let parameters = RenderParameters(p)
             key = try Recipe.jobKey(modelSHA256: job.model.fingerprint.sha256, inputPixelsSHA256: input.pixelsSHA256,
                                     parameters: parameters, encoder: spec.encoder)
-            let resume = loadCheckpoint(job, jobKey: key)
-            stepsDone = resume?.stepsDone ?? 0
-            reporter.info("\(resume == nil ? "rendering" : "resuming") \(spec.outputFileName) (line \(spec.line))"
-                + (resume.map { " from step \($0.stepsDone)/\(p.numInferenceSteps)" } ?? "")
-                + ": \(p.width)×\(p.height), \(p.numFrames) frames, \(p.numInferenceSteps) steps, seed \(p.seed)")
-            reporter.jobStarted(name: spec.name, index: index, count: count, firstStep: stepsDone,
-                                totalSteps: p.numInferenceSteps, batch: meter.progress)
-            defer { reporter.jobEnded() }
+            let timings = StageTimings()
+            let rendered = try frames.render(
+                FrameRenderer.Job(name: spec.name, label: "\(spec.outputFileName) (line \(spec.line))", parameters: p, image: image, jobKey: key,
+                                  checkpoint: job.checkpoint, estimate: estimate,
+                                  checkpointWarning: "\(spec.outputFileName): cannot save checkpoints, so an interruption would lose this job's progress"),
+                index: index, count: count, timings: timings)
 
-            let checkpointer = StepCheckpointer(file: job.checkpoint, jobKey: key, reporter: reporter,
-                                                what: "\(spec.outputFileName): cannot save checkpoints, so an interruption would lose this job's progress")
-            let frames = try pipeline.render(image: image, parameters: p, resumeFrom: resume) { progress in
-                stepsDone = progress.step
-                let eta = checkpointer.stepFinished(progress)
-                meter.stepFinished(p, seconds: progress.seconds)
-                reporter.stepFinished(StepReport(name: spec.name, step: progress.step, totalSteps: progress.totalSteps,
-                                                 stepSeconds: progress.seconds, jobETA: eta, batch: meter.progress))
-                if stop.requested != nil { throw PipelineError.cancelled }
-            }
-
-            let images = (0..<frames.count).map { frames.frame($0) }
+            let images = (0..<rendered.frames.count).map { rendered.frames.frame($0) }
             let recipe = try Recipe(model: job.model, input: input, parameters: parameters, encoder: spec.encoder,
                                     framesSHA256: Digests.sha256Hex(frames: images),
                                     diagnostics: .current)
@@ -72,77 +141,28 @@ struct JobRenderer {
                     try FrameFolder.write(images, jobKey: key, to: folder,
                                           replacing: Set([job.jobKey] + (job.replacesJobKey.map { [$0] } ?? [])), force: force)
                 } catch let FrameFolderError.inTheWay(reason) {
-                    return JobOutcome(status: .conflict, jobKey: key, remainingSteps: 0,
+                    return JobOutcome(status: .conflict, jobKey: key,
                                       error: "\(reason), and appeared while the job rendered; it is left alone (--force replaces it)")
                 }
             }
+            let writeStart = Date()
             do {
                 try ClipWriter.write(images, fps: p.fps, settings: spec.encoder, comment: try recipe.json(),
                                      to: job.output, overwrite: overwrite)
             } catch ClipWriteError.alreadyExists {
-                return JobOutcome(status: .conflict, jobKey: key, remainingSteps: 0,
+                return JobOutcome(status: .conflict, jobKey: key,
                                   error: "\(job.output.path) appeared while the job rendered; it is left alone (--force replaces it)")
             }
+            let writeSeconds = Date().timeIntervalSince(writeStart)
             unlink(job.checkpoint.path)
-            return JobOutcome(status: resume == nil ? .rendered : .resumed, jobKey: key, remainingSteps: 0, error: nil)
-        } catch PipelineError.cancelled {
-            return JobOutcome(status: .interrupted, jobKey: key, remainingSteps: p.numInferenceSteps - stepsDone,
-                              error: "stopped by a signal after step \(stepsDone)/\(p.numInferenceSteps); the checkpoint \(job.checkpoint.lastPathComponent) is kept and the next run resumes from it")
+            return JobOutcome(status: rendered.resumed ? .resumed : .rendered, jobKey: key, error: nil,
+                              measured: MeasuredRender(timings: timings, writeSeconds: writeSeconds))
+        } catch let stopped as RenderStopped {
+            return JobOutcome(status: .interrupted, jobKey: key,
+                              error: "stopped by a signal after step \(stopped.step)/\(stopped.totalSteps); the checkpoint \(job.checkpoint.lastPathComponent) is kept and the next run resumes from it")
         } catch {
-            return JobOutcome(status: .failed, jobKey: key, remainingSteps: p.numInferenceSteps - stepsDone,
-                              error: "\(error)")
+            return JobOutcome(status: .failed, jobKey: key, error: "\(error)")
         }
-    }
-
-    /// This job's checkpoint, if the state file holds one; a state of another job or a damaged one is
-    /// ignored (and replaced by the first step).
-    private func loadCheckpoint(_ job: PlannedJob, jobKey: String) -> DenoisingCheckpoint? {
-        do {
-            guard let state = try CheckpointFile.read(job.checkpoint) else { return nil }
-            if let why = state.mismatch(jobKey: jobKey, totalSteps: job.spec.parameters.numInferenceSteps) {
-                reporter.info("\(job.spec.outputFileName): starting over, not resuming from \(job.checkpoint.lastPathComponent): \(why)")
-                return nil
-            }
-            return state.checkpoint
-        } catch {
-            reporter.warning("\(error)")
-            return nil
-        }
-    }
-}
-
-/// After every denoising step: saves the job's state (when it has a checkpoint file; a failure is reported once
-/// and the render goes on) and keeps the job's step times for its ETA. Shared by batch jobs and `rerender`.
-final class StepCheckpointer {
-    let file: URL?
-    let jobKey: String
-    let reporter: BatchReporter
-    /// The warning's text before ": <error>".
-    let what: String
-    private var warned = false
-    private var seconds = 0.0
-    private var steps = 0
-
-    init(file: URL?, jobKey: String, reporter: BatchReporter, what: String) {
-        self.file = file
-        self.jobKey = jobKey
-        self.reporter = reporter
-        self.what = what
-    }
-
-    /// Saves the checkpoint of `progress` and returns the job's estimated seconds left.
-    func stepFinished(_ progress: StepProgress) -> Double {
-        if let file {
-            do {
-                try CheckpointFile(jobKey: jobKey, totalSteps: progress.totalSteps, checkpoint: progress.checkpoint).write(to: file)
-            } catch {
-                if !warned { reporter.warning("\(what): \(error)") }
-                warned = true
-            }
-        }
-        seconds += progress.seconds
-        steps += 1
-        return Double(progress.totalSteps - progress.step) * seconds / Double(steps)
     }
 }
 

@@ -58,7 +58,7 @@ public final class LogReporter: BatchReporter {
         guard now.timeIntervalSince(lastStepLine) >= Self.stepLineInterval || r.step == r.totalSteps else { return }
         lastStepLine = now
         var text = "\(r.name): step \(r.step)/\(r.totalSteps) (\(DurationText.text(r.stepSeconds)) per step"
-        if let eta = r.jobETA, r.step < r.totalSteps { text += ", job ETA \(DurationText.text(eta))" }
+        if let eta = r.jobETA { text += ", job ETA \(DurationText.text(eta))" }
         if let eta = r.batch.eta, r.batch.jobsDone + 1 < r.batch.jobsTotal { text += ", batch ETA \(DurationText.text(eta))" }
         log(.info, text + ")")
     }

@@ -16,9 +16,10 @@ public struct ModelFacts: Sendable {
     public let loadedVariant: String
     /// How the weights were chosen (e.g. a fallback to fp16, a single file's variant).
     public let notes: [String]
-    /// What the memory estimate needs: the UNet's architecture and the VAE's widths.
-    let architecture: UNetArchitecture
-    let vaeChannels: [Int]
+    /// The networks' configs: what the memory and time estimates need.
+    let unetConfig: UNetConfig
+    let vaeConfig: VAEConfig
+    let imageEncoderConfig: CLIPVisionConfig
     /// The folder `loadedFiles` are relative to (the model folder, or the folder of a checkpoint file).
     let fingerprintRoot: URL
     let loadedFiles: [String]
@@ -47,8 +48,8 @@ public final class ModelCatalog {
             let directory = try ModelDirectory(url: model.location, variant: variant)
             return ModelFacts(model: model, variant: variant, defaultFrames: directory.unetConfig.numFrames,
                               loadedVariant: Self.describe(directory.loadedVariants), notes: directory.notes,
-                              architecture: UNetArchitecture(directory.unetConfig),
-                              vaeChannels: directory.vaeConfig.blockOutChannels,
+                              unetConfig: directory.unetConfig, vaeConfig: directory.vaeConfig,
+                              imageEncoderConfig: directory.imageEncoderConfig,
                               fingerprintRoot: directory.fingerprintRoot, loadedFiles: directory.loadedFiles)
         }
         facts[key] = result
@@ -75,16 +76,22 @@ extension ModelFacts {
     /// Why a job with these parameters would be refused before rendering for want of memory (the check the
     /// pipeline makes), so that a dry run and the plan say it at once; nil when it fits.
     func memoryProblem(_ p: VideoParameters) -> String? {
-        let estimate = MemoryEstimate(architecture: architecture, vaeChannels: vaeChannels, parameters: p,
+        let estimate = MemoryEstimate(architecture: UNetArchitecture(unetConfig), vaeChannels: vaeConfig.blockOutChannels, parameters: p,
                                       workers: Parallel.workerCount)
         do { try estimate.check(available: MemoryEstimate.availableBytes()) } catch { return "\(error)" }
         return nil
     }
 
+    /// The nominal work of a job with these parameters.
+    func work(_ p: VideoParameters) -> RenderWork {
+        RenderWork(unet: unetConfig, vae: vaeConfig, imageEncoder: imageEncoderConfig, parameters: p)
+    }
+
     /// The same facts for another spelling of the same folder (recipes keep the name the user gave).
     func renamed(_ model: ResolvedModel) -> ModelFacts {
         ModelFacts(model: model, variant: variant, defaultFrames: defaultFrames, loadedVariant: loadedVariant,
-                   notes: notes, architecture: architecture, vaeChannels: vaeChannels, fingerprintRoot: fingerprintRoot,
+                   notes: notes, unetConfig: unetConfig, vaeConfig: vaeConfig, imageEncoderConfig: imageEncoderConfig,
+                   fingerprintRoot: fingerprintRoot,
                    loadedFiles: loadedFiles)
     }
 }

@@ -1,19 +1,21 @@
 import Foundation
+import SVDCore
 
 /// The `--dry-run` report: every row of this shard (and every rejected row) with its output and decision.
 enum PlanPrinter {
-    static func text(_ plan: BatchPlan) -> String {
+    static func text(_ plan: BatchPlan, estimates: PlanEstimates) -> String {
         var rows: [(line: Int, decision: String, output: String, detail: String)] = []
         for job in plan.jobs {
             let p = job.spec.parameters
             let summary = "\(p.width)×\(p.height), \(p.numFrames) frames, \(p.numInferenceSteps) steps, seed \(p.seed), model \(job.spec.model.model.name)"
+            let estimate = estimates.job(job).map { "; about \(DurationText.text($0.total))" } ?? ""
             let detail: String
             switch job.decision {
-            case let .render(note): detail = summary + (note.map { "; \($0)" } ?? "")
-            case let .resume(done, total): detail = "from step \(done)/\(total); " + summary
+            case let .render(note): detail = summary + (note.map { "; \($0)" } ?? "") + estimate
+            case let .resume(done, total): detail = "from step \(done)/\(total); " + summary + estimate
             case .upToDate: detail = "up to date (job_key \(job.jobKey.prefix(12))…)"
             case let .conflict(reason): detail = reason
-            case let .replace(reason): detail = reason
+            case let .replace(reason): detail = reason + estimate
             }
             rows.append((job.spec.line, job.decision.label, job.output.path, detail))
         }
@@ -32,6 +34,17 @@ enum PlanPrinter {
                 + pad(row.output, widths.2) + "  " + row.detail + "\n"
         }
         out += "summary: " + summary(plan) + "\n"
+        if plan.jobs.contains(where: \.decision.renders) { out += time(plan, estimates) }
+        return out
+    }
+
+    /// The estimated time of the jobs to render (model loads included), and where the rates come from.
+    static func time(_ plan: BatchPlan, _ estimates: PlanEstimates) -> String {
+        let threads = "\(Parallel.workerCount) engine thread\(Parallel.workerCount == 1 ? "" : "s")"
+        var out = estimates.covers(plan)
+            ? "estimated time: \(DurationText.text(estimates.total)) with \(threads), model loads, decoding and writing included\n"
+            : "estimated time: unknown for some jobs (their model's speed could not be measured); \(DurationText.text(estimates.total)) for the others\n"
+        for source in estimates.sources { out += "  \(source)\n" }
         return out
     }
 

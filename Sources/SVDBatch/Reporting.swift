@@ -57,8 +57,8 @@ public struct BatchConsole: Sendable {
     }
 }
 
-/// Progress of the whole batch, measured in "work units" (latent positions × guidance rows per step) so that
-/// one ETA covers jobs of different sizes.
+/// Progress of the whole batch, measured in estimated seconds (`WorkMeter`) so that one ETA covers jobs of
+/// different sizes.
 public struct BatchProgress: Sendable {
     public var jobsDone: Int
     public var jobsTotal: Int

@@ -96,8 +96,9 @@ private struct RerenderRun {
         }
         let rendered: RerenderRenderer.Rendered
         do {
-            rendered = try RerenderRenderer(reporter: reporter, stop: stop).render(job, image: image.image, checkpoint: checkpoint)
-        } catch PipelineError.cancelled {
+            rendered = try RerenderRenderer(reporter: reporter, stop: stop,
+                                            calibration: SpeedCalibration(environment: options.environment)).render(job, image: image.image, checkpoint: checkpoint)
+        } catch is RenderStopped {
             let signal = stop.requested ?? SIGINT
             let resume = checkpoint.flatMap { FileManager.default.fileExists(atPath: $0.path) ? $0 : nil }
                 .map { "; the checkpoint \($0.path) is kept, and the same command resumes from it" } ?? ""

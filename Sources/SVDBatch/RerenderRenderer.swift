@@ -4,13 +4,14 @@ import SVDMedia
 import SVDModels
 import SVDPipeline
 
-/// Renders a rerender's job: loads its model, reports progress like a batch job, stops at the next step
-/// boundary when asked, and, when a clip is going to be written, keeps the job's checkpoint after every step
-/// (`.NAME.state` next to the clip, as the batch does) so an interrupted rerender resumes when run again.
-/// A `--verify` render stays in memory and writes nothing.
+/// Renders a rerender's job: loads its model and renders with `FrameRenderer`, as a batch job is rendered.
+/// When a clip is going to be written, the job's checkpoint is kept after every step (`.NAME.state` next to
+/// the clip, as the batch does) so an interrupted rerender resumes when run again. A `--verify` render stays
+/// in memory and writes nothing.
 struct RerenderRenderer {
     let reporter: BatchReporter
     let stop: StopFlag
+    let calibration: SpeedCalibration
 
     struct Rendered {
         let frames: [RGBImage]
@@ -18,49 +19,37 @@ struct RerenderRenderer {
     }
 
     func render(_ job: RerenderJob, image: RGBImage, checkpoint: URL?) throws -> Rendered {
-        let spec = job.spec, p = spec.parameters
-        let facts = spec.model
+        let spec = job.spec, facts = spec.model
         let loadStart = Date()
         reporter.info("loading model \(facts.model.name) (\(facts.loadedVariant) weights)")
         let pipeline = VideoPipeline(model: try VideoModel(directory: ModelDirectory(url: facts.model.location, variant: facts.variant)))
-        reporter.info("model loaded in \(DurationText.text(Date().timeIntervalSince(loadStart)))")
+        let loadSeconds = Date().timeIntervalSince(loadStart)
+        reporter.info("model loaded in \(DurationText.text(loadSeconds)); \(Parallel.workerCount) engine threads")
 
-        let resume = checkpoint.flatMap { resumable($0, jobKey: job.jobKey, totalSteps: p.numInferenceSteps) }
-        let first = resume?.stepsDone ?? 0
-        reporter.info("\(resume == nil ? "rendering" : "resuming") \(spec.name)"
-            + (resume.map { " from step \($0.stepsDone)/\(p.numInferenceSteps)" } ?? "")
-            + ": \(p.width)×\(p.height), \(p.numFrames) frames, \(p.numInferenceSteps) steps, seed \(p.seed), \(Parallel.workerCount) engine threads")
-        reporter.jobStarted(name: spec.name, index: 1, count: 1, firstStep: first, totalSteps: p.numInferenceSteps,
-                            batch: BatchProgress(jobsDone: 0, jobsTotal: 1, fraction: 0, eta: nil))
-        defer { reporter.jobEnded() }
-
-        let start = Date()
-        let checkpointer = StepCheckpointer(file: checkpoint, jobKey: job.jobKey, reporter: reporter,
-                                            what: "cannot save checkpoints, so an interruption would lose this render's progress")
-        let frames = try pipeline.render(image: image, parameters: p, resumeFrom: resume) { progress in
-            let eta = checkpointer.stepFinished(progress)
-            let fraction = Double(progress.step) / Double(progress.totalSteps)
-            reporter.stepFinished(StepReport(name: spec.name, step: progress.step, totalSteps: progress.totalSteps,
-                                             stepSeconds: progress.seconds, jobETA: eta,
-                                             batch: BatchProgress(jobsDone: 0, jobsTotal: 1, fraction: fraction, eta: eta)))
-            if stop.requested != nil { throw PipelineError.cancelled }
-        }
-        return Rendered(frames: (0..<frames.count).map { frames.frame($0) }, seconds: Date().timeIntervalSince(start))
-    }
-
-    /// The checkpoint at `url` if it continues exactly this job here; anything else is ignored (and replaced
-    /// by the first step).
-    private func resumable(_ url: URL, jobKey: String, totalSteps: Int) -> DenoisingCheckpoint? {
-        do {
-            guard let state = try CheckpointFile.read(url) else { return nil }
-            if let why = state.mismatch(jobKey: jobKey, totalSteps: totalSteps) {
-                reporter.info("not resuming from \(url.lastPathComponent): \(why)")
-                return nil
+        let key = SpeedCalibration.key(facts)
+        var rates = calibration.rates(for: key)
+        if rates == nil {
+            let start = Date()
+            rates = try? SpeedProbe.measure(facts, pipeline: pipeline, loadSeconds: loadSeconds)
+            if let rates {
+                calibration.record(rates, for: key)
+                reporter.notice("measured this machine's speed with model \(facts.model.name) for time estimates in \(DurationText.text(Date().timeIntervalSince(start))) (once per CPU, thread count and model)")
             }
-            return state.checkpoint
-        } catch {
-            reporter.warning("\(error)")
-            return nil
         }
+        let resumeSteps = checkpoint.flatMap { try? CheckpointFile.read($0) }.flatMap { state in
+            state.mismatch(jobKey: job.jobKey, totalSteps: spec.parameters.numInferenceSteps) == nil ? state.checkpoint.stepsDone : nil
+        } ?? 0
+        let estimate = rates?.estimate(facts.work(spec.parameters), stepsLeft: spec.parameters.numInferenceSteps - resumeSteps,
+                                       format: spec.format)
+        let meter = WorkMeter(estimates: [estimate], loadSeconds: 0)
+        let start = Date()
+        let timings = StageTimings()
+        let rendered = try FrameRenderer(pipeline: pipeline, stop: stop, reporter: reporter, meter: meter).render(
+            FrameRenderer.Job(name: spec.name, label: spec.name, parameters: spec.parameters, image: image, jobKey: job.jobKey,
+                              checkpoint: checkpoint, estimate: estimate,
+                              checkpointWarning: "cannot save checkpoints, so an interruption would lose this render's progress"),
+            index: 1, count: 1, timings: timings)
+        return Rendered(frames: (0..<rendered.frames.count).map { rendered.frames.frame($0) },
+                        seconds: Date().timeIntervalSince(start))
     }
 }

@@ -4,6 +4,12 @@ import SVDCore
 /// The pieces every command that renders into an output folder shares: the reporter for the console, the
 /// folder and its run lock, and the closing summary of the manifest entries.
 enum RunSession {
+    /// ", estimated 12 min 30 s" for the start line, when every job to render has an estimate.
+    static func estimateText(_ plan: BatchPlan, _ estimates: PlanEstimates) -> String {
+        guard plan.jobs.contains(where: \.decision.renders), estimates.covers(plan) else { return "" }
+        return ", estimated \(DurationText.text(estimates.total))"
+    }
+
     /// Progress bars on a terminal, timestamped log lines otherwise.
     static func reporter(_ console: BatchConsole, quiet: Bool) -> BatchReporter {
         console.messagesAreTerminal

@@ -72,10 +72,12 @@ public enum Sweep {
                              format: formats.count == 1 ? formats.first! : options.format ?? .mp4)
         let shape = "\(design.seeds.count) seed\(design.seeds.count == 1 ? "" : "s") × \(design.combinations.count) combination\(design.combinations.count == 1 ? "" : "s") = \(specs.count) cell\(specs.count == 1 ? "" : "s")"
 
+        let calibration = SpeedCalibration(environment: options.environment)
+        let estimates = PlanEstimates(plan: plan, calibration: calibration, reporter: reporter)
         if options.dryRun {
             let pending = Set(plan.jobs.filter(\.decision.renders).map(\.spec.outputFileName))
             let decision = grid.decide(force: options.force, pending: pending)
-            console.output.write(PlanPrinter.text(plan) + "sweep: \(shape), one line per cell\n"
+            console.output.write(PlanPrinter.text(plan, estimates: estimates) + "sweep: \(shape), one line per cell\n"
                 + "grid \(grid.video.path) and \(grid.sheet.lastPathComponent): \(decision.text)\n")
             let blocked = plan.jobs.contains { if case .conflict = $0.decision { return true } else { return false } }
             if case .conflict = decision { return finish(.jobsFailed, plan: plan) }
@@ -87,11 +89,12 @@ public enum Sweep {
         if let problem = RunSession.checkOutputFolder(outputDirectory, manifest: manifest) { return fatal(problem) }
         let start = Date()
         BatchRunner.removeStaleTemporaries(plan)
-        reporter.info("svdbatch \(Recipe.toolVersion) sweep: \(options.imagePath), \(shape) → \(outputDirectory.path): \(PlanPrinter.summary(plan)); \(Parallel.workerCount) engine threads")
+        reporter.info("svdbatch \(Recipe.toolVersion) sweep: \(options.imagePath), \(shape) → \(outputDirectory.path): \(PlanPrinter.summary(plan)); \(Parallel.workerCount) engine threads\(RunSession.estimateText(plan, estimates))")
         var batchOptions = BatchOptions(csvPath: "sweep \(options.imagePath) cell", workingDirectory: options.workingDirectory,
                                         environment: options.environment)
         batchOptions.force = options.force
-        let runner = BatchRunner(plan: plan, options: batchOptions, reporter: reporter, stop: stop, manifest: manifest)
+        let runner = BatchRunner(plan: plan, options: batchOptions, reporter: reporter, stop: stop, manifest: manifest,
+                                 estimates: estimates, calibration: calibration)
         let entries: [ManifestEntry]
         let stoppedBy: Int32?
         do { (entries, stoppedBy) = try runner.run() } catch { return fatal("\(error)") }

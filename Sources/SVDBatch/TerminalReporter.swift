@@ -97,7 +97,7 @@ public final class TerminalReporter: BatchReporter, @unchecked Sendable {
         let since = DurationText.text(Date().timeIntervalSince(job.stepStarted))
         let status: String
         if job.step >= job.totalSteps {
-            status = "  decoding and encoding (\(since))"
+            status = "  decoding and encoding" + (job.eta.map { ", ETA \(DurationText.text($0))" } ?? "") + " (\(since))"
         } else {
             status = (job.eta.map { "  ETA \(DurationText.text($0))" } ?? "") + "  (step \(job.step + 1): \(since))"
         }

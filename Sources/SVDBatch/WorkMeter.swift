@@ -1,47 +1,93 @@
 import Foundation
-import SVDCore
-import SVDPipeline
 
-/// Estimates time left. A step's cost is taken as proportional to latent positions × frames × guidance rows,
-/// so jobs of different sizes share one seconds-per-unit measurement.
+/// Time left in a run, from the plan's estimates (`PlanEstimates`: every stage, decoding and writing
+/// included), corrected as the run goes by how its finished work compared with its estimate. Before anything
+/// finished the ETA is the plain estimate.
 final class WorkMeter {
-    private(set) var unitsTotal: Double = 0
-    private(set) var unitsDone: Double = 0
-    private var secondsMeasured: Double = 0
-    private var unitsMeasured: Double = 0
-    private(set) var jobsDone = 0
     let jobsTotal: Int
+    private(set) var jobsDone = 0
+    /// Estimated seconds of the work not done yet.
+    private var remaining: Double
+    /// Estimated and measured seconds of the work done so far.
+    private var estimatedDone = 0.0
+    private var measuredDone = 0.0
+    /// False when some job has no estimate: then there is no batch ETA, rather than a wrong one.
+    private let complete: Bool
+    private let clock: () -> Date
 
-    init(jobs: [PlannedJob]) {
-        jobsTotal = jobs.count
-        for job in jobs {
-            var steps = Double(job.spec.parameters.numInferenceSteps)
-            if case let .resume(done, _) = job.decision { steps -= Double(done) }
-            unitsTotal += max(steps, 0) * Self.stepUnits(job.spec.parameters)
+    private var current: JobEstimate?
+    private var currentStart = Date()
+    private var currentStepSeconds = 0.0
+    private var currentSteps = 0
+
+    init(estimates: [JobEstimate?], loadSeconds: Double, clock: @escaping () -> Date = Date.init) {
+        jobsTotal = estimates.count
+        complete = estimates.allSatisfy { $0 != nil }
+        remaining = estimates.reduce(loadSeconds) { $0 + ($1?.total ?? 0) }
+        self.clock = clock
+    }
+
+    /// Measured ÷ estimated seconds of the finished work (1 before any).
+    var correction: Double { estimatedDone > 0 ? measuredDone / estimatedDone : 1 }
+
+    private func credit(estimated: Double, measured: Double) {
+        remaining -= estimated
+        estimatedDone += estimated
+        measuredDone += measured
+    }
+
+    func modelLoaded(estimated: Double?, seconds: Double) {
+        if let estimated { credit(estimated: estimated, measured: seconds) }
+    }
+
+    /// A model that failed to load: its estimated load is dropped with its jobs (`jobSkipped`).
+    func modelFailed(estimated: Double?) { remaining -= estimated ?? 0 }
+
+    func jobStarted(_ estimate: JobEstimate?) {
+        current = estimate
+        currentStart = clock()
+        currentStepSeconds = 0
+        currentSteps = 0
+    }
+
+    func stepFinished(seconds: Double) {
+        currentStepSeconds += seconds
+        currentSteps += 1
+        if let current { credit(estimated: current.step, measured: seconds) }
+    }
+
+    /// The current job ended: when it finished, the rest of its work (encoding, decoding, writing) is done and
+    /// measured; otherwise the rest is dropped from the run.
+    func jobEnded(finished: Bool) {
+        if let e = current {
+            let rest = e.prepare + e.decode + e.write
+            let stepsLeft = Double(max(e.steps - currentSteps, 0)) * e.step
+            if finished {
+                credit(estimated: rest + stepsLeft, measured: max(clock().timeIntervalSince(currentStart) - currentStepSeconds, 0))
+            } else {
+                remaining -= rest + stepsLeft
+            }
         }
-    }
-
-    /// In Double throughout, so no row (however large its numbers) can overflow and trap the batch.
-    static func stepUnits(_ p: VideoParameters) -> Double {
-        Double(p.numFrames) * Double(p.width / 8) * Double(p.height / 8) * (p.usesGuidance ? 2 : 1)
-    }
-
-    func stepFinished(_ p: VideoParameters, seconds: Double) {
-        let units = Self.stepUnits(p)
-        unitsDone += units
-        unitsMeasured += units
-        secondsMeasured += seconds
-    }
-
-    /// A job ended without rendering its remaining steps (failure, or skipped work): drop them from the total.
-    func jobFinished(remainingSteps: Int, of p: VideoParameters) {
-        unitsTotal -= Double(max(remainingSteps, 0)) * Self.stepUnits(p)
+        current = nil
         jobsDone += 1
     }
 
+    /// A job that never started (its model did not load).
+    func jobSkipped(_ estimate: JobEstimate?) {
+        remaining -= estimate?.total ?? 0
+        jobsDone += 1
+    }
+
+    /// The current job's seconds left: its steps at the pace measured so far, then decoding and writing.
+    func jobETA(stepsLeft: Int) -> Double? {
+        guard let e = current else { return nil }
+        let step = currentSteps > 0 ? currentStepSeconds / Double(currentSteps) : e.step * correction
+        return Double(stepsLeft) * step + (e.decode + e.write) * correction
+    }
+
     var progress: BatchProgress {
-        let fraction = unitsTotal > 0 ? unitsDone / unitsTotal : 0
-        let eta = unitsMeasured > 0 ? (unitsTotal - unitsDone) * secondsMeasured / unitsMeasured : nil
-        return BatchProgress(jobsDone: jobsDone, jobsTotal: jobsTotal, fraction: fraction, eta: eta)
+        let total = estimatedDone + remaining
+        return BatchProgress(jobsDone: jobsDone, jobsTotal: jobsTotal, fraction: total > 0 ? estimatedDone / total : 0,
+                             eta: complete ? max(remaining, 0) * correction : nil)
     }
 }

@@ -92,17 +92,3 @@ public struct StageCall {
         }
     }
 }
-
-extension OperationCount {
-    /// Every network call of one render: CLIP and the VAE encoder once, the UNet once per step (on the guidance
-    /// batch when guidance is on), the decoder over every frame.
-    public static func render(_ d: ModelDirectory, parameters p: VideoParameters) -> Int {
-        let h = p.height / 8, w = p.width / 8
-        let unet = OperationCount.unet(d.unetConfig, videos: p.usesGuidance ? 2 : 1, frames: p.numFrames,
-                                       latentHeight: h, latentWidth: w)
-        return clipVision(d.imageEncoderConfig) + vaeEncoder(d.vaeConfig, height: p.height, width: p.width)
-            + p.numInferenceSteps * unet
-            + temporalDecoder(d.vaeConfig, frames: p.numFrames, chunkSize: p.decodeChunkSize, latentHeight: h,
-                              latentWidth: w)
-    }
-}

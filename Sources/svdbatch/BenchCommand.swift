@@ -93,7 +93,7 @@ struct BenchCommand: ParsableCommand {
         do { try VideoPipeline.validate(parameters) } catch let error as PipelineError {
             throw ValidationError("\(error) (see --width, --height, --frames, --steps, --decode-chunk-size)")
         }
-        let input = try image.map { try ImageInput.load(path: $0) } ?? Self.gradient(width: width, height: height)
+        let input = try image.map { try ImageInput.load(path: $0) } ?? RGBImage.gradient(width: width, height: height)
         let report = BenchReport(model: modelPath, parameters: parameters)
         if stage == .render {
             try renderStages(directory, input: input, parameters: parameters, report: report)
@@ -109,7 +109,7 @@ struct BenchCommand: ParsableCommand {
         let loadStart = Date()
         let pipeline = VideoPipeline(model: try VideoModel(directory: directory))
         let loadSeconds = Date().timeIntervalSince(loadStart)
-        let operations = OperationCount.render(directory, parameters: p)
+        let operations = RenderWork(directory, parameters: p).operations(steps: p.numInferenceSteps)
         report.header("render: \(p.numInferenceSteps) steps, guidance \(p.usesGuidance ? "on" : "off")")
         report.seconds("model load", loadSeconds)
         var totals: [Double] = []
@@ -201,18 +201,6 @@ struct BenchCommand: ParsableCommand {
     }
 
     /// A deterministic test image: smooth gradients, so the run does not depend on any file.
-    static func gradient(width: Int, height: Int) -> RGBImage {
-        var pixels = [UInt8](repeating: 0, count: width * height * 3)
-        for y in 0..<height {
-            for x in 0..<width {
-                let i = (y * width + x) * 3
-                pixels[i] = UInt8(255 * x / max(width - 1, 1))
-                pixels[i + 1] = UInt8(255 * y / max(height - 1, 1))
-                pixels[i + 2] = UInt8((x + y) % 256)
-            }
-        }
-        return RGBImage(width: width, height: height, pixels: pixels)
-    }
 }
 
 extension BenchmarkStage: ExpressibleByArgument {}

@@ -56,6 +56,8 @@ final class BatchProcessTests: XCTestCase {
                     Tiny.row(seed: "3", name: "c", steps: 4), Tiny.row(seed: "4", name: "d", steps: 4)]
         try ws.csv(Tiny.columns + ",format\n" + zip(rows, ["mp4", "webm", "mkv", "mp4"]).map { "\($0),\($1)" }.joined(separator: "\n") + "\n")
         let clips = ["a.mp4", "b.webm", "c.mkv", "d.mp4"]
+        // The plan measures this machine's speed once; afterwards every run takes what the reference takes.
+        XCTAssertEqual(try SVDBatchBinary.run(["jobs.csv", "--out", "reference", "--dry-run"], in: ws.root, log: ws.url("plan.log")), 0)
         let started = Date()
         XCTAssertEqual(try SVDBatchBinary.run(["jobs.csv", "--out", "reference"], in: ws.root, log: ws.url("reference.log")), 0)
         let duration = Date().timeIntervalSince(started)
@@ -86,7 +88,15 @@ final class BatchProcessTests: XCTestCase {
             for (clip, bytes) in zip(clips, reference) {
                 XCTAssertEqual(try Data(contentsOf: ws.url("\(out)/\(clip)")), bytes, "trial \(trial): \(clip) after the rerun")
             }
-            XCTAssertEqual(try ws.manifest(out).filter { $0.status != .upToDate }.count, 4, "trial \(trial): each clip recorded once as made")
+            // Made once, or, when the kill fell between publishing a clip and appending its line (the directory
+            // fsync can take milliseconds on a busy disk), found up to date by the rerun: never made twice.
+            let entries = try ws.manifest(out)
+            for clip in clips {
+                let lines = entries.filter { $0.output?.hasSuffix("/\(clip)") == true }
+                let made = lines.filter { $0.status == .rendered || $0.status == .resumed }.count
+                XCTAssertLessThanOrEqual(made, 1, "trial \(trial): \(clip) recorded as made \(made) times")
+                XCTAssertTrue(made == 1 || lines.contains { $0.status == .upToDate }, "trial \(trial): \(clip) recorded")
+            }
             XCTAssertEqual(ws.files(in: out).filter { $0.contains(".tmp-") || $0.hasSuffix(".state") }, [], "trial \(trial)")
         }
         XCTAssertGreaterThanOrEqual(killedMidway, 25, "most kills land while the batch runs")

@@ -66,8 +66,12 @@ extension Workspace {
     static var environment: [String: String] {
         var env = ProcessInfo.processInfo.environment
         env["SVDBATCH_MODEL"] = ModelResolver.demoKeyword
+        env["XDG_CACHE_HOME"] = cacheFolder.path
         return env
     }
+
+    /// This test process's own cache folder (speed figures, digests), so tests never touch the user's.
+    static let cacheFolder = FileManager.default.temporaryDirectory.appendingPathComponent("svdbatch-test-cache-\(getpid())")
 
     func recipe(_ relative: String) throws -> Recipe {
         let probe = try ClipReader.probe(url(relative))
