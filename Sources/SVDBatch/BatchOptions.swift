@@ -3,7 +3,7 @@ import SVDMedia
 import SVDModels
 
 /// Everything `svdbatch run` takes, independent of the command-line parser.
-public struct BatchOptions: Sendable {
+public struct BatchOptions: Sendable, CommandOptions {
     /// The job list as the user named it.
     public var csvPath: String
     public var outputDirectory: String = "Output"
@@ -13,27 +13,16 @@ public struct BatchOptions: Sendable {
     public var format: ClipFormat = .mp4
     public var crf: Int?
     public var saveFrames = false
-    /// Engine worker threads; nil keeps the current count (the machine's cores).
-    public var threads: Int?
     public var shard: Shard?
-    public var force = false
     public var dryRun = false
-    public var quiet = false
-    /// Whether someone is at a terminal: only then may a missing model fall back to the demo model.
-    public var attended = true
-    /// Relative paths (the CSV, `--out`, `--model`, `SVDBATCH_MODEL`) are taken from here.
-    public var workingDirectory: URL
-    public var environment: [String: String]
+    /// Threads, force, quiet, attended; relative paths (the CSV, `--out`, `--model`, `SVDBATCH_MODEL`) are
+    /// taken from its working directory.
+    public var settings: RunSettings
 
     public init(csvPath: String, workingDirectory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
                 environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.csvPath = csvPath
-        self.workingDirectory = workingDirectory
-        self.environment = environment
-    }
-
-    func absolute(_ path: String) -> URL {
-        (path.hasPrefix("/") ? URL(fileURLWithPath: path) : workingDirectory.appendingPathComponent(path)).standardizedFileURL
+        settings = RunSettings(workingDirectory: workingDirectory, environment: environment)
     }
 }
 

@@ -21,8 +21,7 @@ public struct RerenderResult: Sendable {
 public enum Rerender {
     public static func run(_ options: RerenderOptions, console: BatchConsole = .standard,
                            stop: StopFlag = StopFlag()) -> RerenderResult {
-        let reporter = RunSession.reporter(console, quiet: options.quiet)
-        if let threads = options.threads { Parallel.workerCount = threads }
+        let reporter = options.start(console)
         do {
             return try RerenderRun(options: options, console: console, reporter: reporter, stop: stop).execute()
         } catch let error as RerenderError {

@@ -2,7 +2,7 @@ import Foundation
 import SVDMedia
 
 /// Everything `svdbatch rerender` takes, independent of the command-line parser.
-public struct RerenderOptions: Sendable {
+public struct RerenderOptions: Sendable, CommandOptions {
     /// The clip whose recipe is rendered again, as the user named it.
     public var clipPath: String
     /// `--out`: where a clip is written; nil: the clip's folder (and, with `verify`, no clip at all).
@@ -17,21 +17,12 @@ public struct RerenderOptions: Sendable {
     public var set: [String] = []
     /// `--format`: the container and encoder of the clip written; never changes the frames.
     public var format: ClipFormat?
-    public var threads: Int?
-    public var force = false
     public var verify = false
-    public var quiet = false
-    public var workingDirectory: URL
-    public var environment: [String: String]
+    public var settings: RunSettings
 
     public init(clipPath: String, workingDirectory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
                 environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.clipPath = clipPath
-        self.workingDirectory = workingDirectory
-        self.environment = environment
-    }
-
-    func absolute(_ path: String) -> URL {
-        (path.hasPrefix("/") ? URL(fileURLWithPath: path) : workingDirectory.appendingPathComponent(path)).standardizedFileURL
+        settings = RunSettings(workingDirectory: workingDirectory, environment: environment)
     }
 }

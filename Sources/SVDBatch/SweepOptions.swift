@@ -3,7 +3,7 @@ import SVDMedia
 
 /// Everything `svdbatch sweep` takes, independent of the command-line parser. Option values are kept as
 /// typed, so that every message can quote the option and value the user wrote.
-public struct SweepOptions: Sendable {
+public struct SweepOptions: Sendable, CommandOptions {
     /// The input image as the user named it (relative to `workingDirectory`).
     public var imagePath: String
     /// `--seeds 1,2,3`: one grid column per seed.
@@ -17,26 +17,15 @@ public struct SweepOptions: Sendable {
     public var model: String?
     /// `--format`; nil: mp4.
     public var format: ClipFormat?
-    public var threads: Int?
-    public var force = false
     public var dryRun = false
-    public var quiet = false
-    /// Whether someone is at a terminal: only then may a missing model fall back to the demo model.
-    public var attended = true
-    public var workingDirectory: URL
-    public var environment: [String: String]
+    public var settings: RunSettings
 
     public init(imagePath: String, seeds: String,
                 workingDirectory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
                 environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.imagePath = imagePath
         self.seeds = seeds
-        self.workingDirectory = workingDirectory
-        self.environment = environment
-    }
-
-    func absolute(_ path: String) -> URL {
-        (path.hasPrefix("/") ? URL(fileURLWithPath: path) : workingDirectory.appendingPathComponent(path)).standardizedFileURL
+        settings = RunSettings(workingDirectory: workingDirectory, environment: environment)
     }
 }
 

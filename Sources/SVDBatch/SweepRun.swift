@@ -17,15 +17,10 @@ public struct SweepResult: Sendable {
 public enum Sweep {
     public static func run(_ options: SweepOptions, console: BatchConsole = .standard,
                            stop: StopFlag = StopFlag()) -> SweepResult {
-        let reporter = RunSession.reporter(console, quiet: options.quiet)
+        let reporter = options.start(console)
         func finish(_ status: ExitStatus, plan: BatchPlan? = nil, entries: [ManifestEntry] = [], grid: URL? = nil) -> SweepResult {
             SweepResult(status: status, plan: plan, entries: entries, grid: grid)
         }
-        func fatal(_ message: String, _ status: ExitStatus = .fatal) -> SweepResult {
-            reporter.error(message)
-            return finish(status)
-        }
-        if let threads = options.threads { Parallel.workerCount = threads }
 
         // Everything is checked before the lock is taken or anything is written.
         let design: SweepDesign
@@ -46,72 +41,56 @@ public enum Sweep {
                                          resolver: resolver, catalog: catalog, inputs: InputCache())
             specs = try SweepSpecs(design: design, validator: validator).specs()
         } catch {
-            return fatal("\(error)")
+            reporter.error("\(error)")
+            return finish(.fatal)
         }
 
         let outputDirectory = options.absolute(options.outputDirectory)
-        var lock: RunLock?
-        if !options.dryRun {
-            switch RunSession.lockOutputFolder(outputDirectory, shard: nil) {
-            case let .success(held): lock = held
-            case let .failure(failure): return fatal(failure.message, failure.status)
-            }
-        }
-        defer { lock?.release() }
-
         let image = options.absolute(options.imagePath).path
-        let plan = SpecPlanner(source: "sweep:" + image, outputDirectory: outputDirectory, catalog: catalog,
-                               force: options.force).plan(specs, notes: modelNote.map { [$0] } ?? [])
-        guard plan.rejected.isEmpty else {
-            return fatal(plan.rejected.map { "cell \($0.name ?? "\($0.line)"): \($0)" }.joined(separator: "\n"))
-        }
-        for note in plan.notes { reporter.notice(note) }
         // The cells' format when they share one (mixed formats, from --vary format=…, fall back to --format).
         let formats = Set(specs.map(\.format))
         let grid = SweepGrid(design: design, specs: specs, directory: outputDirectory,
                              format: formats.count == 1 ? formats.first! : options.format ?? .mp4)
         let shape = "\(design.seeds.count) seed\(design.seeds.count == 1 ? "" : "s") × \(design.combinations.count) combination\(design.combinations.count == 1 ? "" : "s") = \(specs.count) cell\(specs.count == 1 ? "" : "s")"
-
-        let calibration = SpeedCalibration(environment: options.environment)
-        let estimates = PlanEstimates(plan: plan, calibration: calibration, reporter: reporter)
-        if options.dryRun {
+        var runnerOptions = BatchOptions(csvPath: "sweep \(options.imagePath) cell")
+        runnerOptions.settings = options.settings
+        let run = PlannedRun(outputDirectory: outputDirectory, shard: nil, dryRun: options.dryRun,
+                             environment: options.environment, runnerOptions: runnerOptions, console: console,
+                             reporter: reporter, stop: stop)
+        let outcome = run.execute(makePlan: {
+            let plan = SpecPlanner(source: "sweep:" + image, outputDirectory: outputDirectory, catalog: catalog,
+                                   force: options.force).plan(specs, notes: modelNote.map { [$0] } ?? [])
+            guard plan.rejected.isEmpty else {
+                throw SweepUsageError(plan.rejected.map { "cell \($0.name ?? "\($0.line)"): \($0)" })
+            }
+            return plan
+        }, dryRunText: { plan in
             let pending = Set(plan.jobs.filter(\.decision.renders).map(\.spec.outputFileName))
             let decision = grid.decide(force: options.force, pending: pending)
-            console.output.write(PlanPrinter.text(plan, estimates: estimates) + "sweep: \(shape), one line per cell\n"
-                + "grid \(grid.video.path) and \(grid.sheet.lastPathComponent): \(decision.text)\n")
-            let blocked = plan.jobs.contains { if case .conflict = $0.decision { return true } else { return false } }
-            if case .conflict = decision { return finish(.jobsFailed, plan: plan) }
-            return finish(blocked ? .jobsFailed : .success, plan: plan)
-        }
-        if let signal = stop.requested { return finish(.stopped(by: signal), plan: plan) }
+            var blocked = false
+            if case .conflict = decision { blocked = true }
+            return ("sweep: \(shape), one line per cell\n"
+                + "grid \(grid.video.path) and \(grid.sheet.lastPathComponent): \(decision.text)\n", blocked)
+        }, startLine: { _ in
+            "svdbatch \(Recipe.toolVersion) sweep: \(options.imagePath), \(shape) → \(outputDirectory.path)"
+        })
 
-        let manifest = Manifest(directory: outputDirectory, shard: nil)
-        if let problem = RunSession.checkOutputFolder(outputDirectory, manifest: manifest) { return fatal(problem) }
-        let start = Date()
-        BatchRunner.removeStaleTemporaries(plan)
-        reporter.info("svdbatch \(Recipe.toolVersion) sweep: \(options.imagePath), \(shape) → \(outputDirectory.path): \(PlanPrinter.summary(plan)); \(Parallel.workerCount) engine threads\(RunSession.estimateText(plan, estimates))")
-        var batchOptions = BatchOptions(csvPath: "sweep \(options.imagePath) cell", workingDirectory: options.workingDirectory,
-                                        environment: options.environment)
-        batchOptions.force = options.force
-        let runner = BatchRunner(plan: plan, options: batchOptions, reporter: reporter, stop: stop, manifest: manifest,
-                                 estimates: estimates, calibration: calibration)
-        let entries: [ManifestEntry]
-        let stoppedBy: Int32?
-        do { (entries, stoppedBy) = try runner.run() } catch { return fatal("\(error)") }
-
-        let summary = RunSession.summary(entries)
-        if let signal = stoppedBy {
-            reporter.warning(RunSession.stoppedMessage(signal: signal, since: start, summary: summary))
-            return finish(.stopped(by: signal), plan: plan, entries: entries)
+        switch outcome {
+        case let .ended(status, plan):
+            return finish(status, plan: plan)
+        case let .planned(status, plan):
+            return finish(status, plan: plan)
+        case let .rendered(plan, entries, stoppedBy, manifest, started):
+            if let signal = stoppedBy { return finish(.stopped(by: signal), plan: plan, entries: entries) }
+            let summary = RunSession.summary(entries)
+            guard !entries.contains(where: \.status.isFailure) else {
+                reporter.error("cells: \(summary); the grid is not built until every cell is there (see the messages above and \(manifest.file.path))")
+                return finish(.jobsFailed, plan: plan, entries: entries)
+            }
+            let gridURL = grid.update(force: options.force, reporter: reporter)
+            reporter.info("done in \(DurationText.text(Date().timeIntervalSince(started))): \(summary.isEmpty ? "no cells" : summary); manifest \(manifest.file.path)")
+            return finish(gridURL == nil ? .jobsFailed : .success, plan: plan, entries: entries, grid: gridURL)
         }
-        guard !entries.contains(where: \.status.isFailure) else {
-            reporter.error("cells: \(summary); the grid is not built until every cell is there (see the messages above and \(manifest.file.path))")
-            return finish(.jobsFailed, plan: plan, entries: entries)
-        }
-
-        let gridURL = grid.update(force: options.force, reporter: reporter)
-        reporter.info("done in \(DurationText.text(Date().timeIntervalSince(start))): \(summary.isEmpty ? "no cells" : summary); manifest \(manifest.file.path)")
-        return finish(gridURL == nil ? .jobsFailed : .success, plan: plan, entries: entries, grid: gridURL)
     }
 
     /// `--model` with a model key, or `--format` with a format key, would be two answers to one question.

@@ -70,42 +70,25 @@ struct RerenderCommand: ParsableCommand {
         valueName: "mp4|webm|mkv"))
     var format: ClipFormat?
 
-    @Option(help: ArgumentHelp(
-        "Engine worker threads (default: the machine's cores). Never changes a result bit. Example: --threads 1",
-        valueName: "N"))
-    var threads: Int?
-
     @Flag(help: "Replace a file in the way (another job's clip, a file without a recipe), or render again a clip that is up to date.")
     var force = false
 
     @Flag(help: "Render in memory and compare with the recipe's frames_sha256: prints 'reproduced: bit-exact' (exit 0) or per-frame differences and what differs about the machine (exit 1). Not with --set.")
     var verify = false
 
-    @Flag(help: "Print errors and results only (no progress).")
-    var quiet = false
-
-    func validate() throws {
-        if let threads, threads < 1 { throw ValidationError("--threads \(threads): need at least 1") }
-        // --verify with --set, and the other combinations of options, are checked by `Rerender` (exit 2).
-    }
+    // --verify with --set, and the other combinations of options, are checked by `Rerender` (exit 2).
+    @OptionGroup var rendering: RenderingOptions
 
     func run() throws {
         var options = RerenderOptions(clipPath: clip)
+        options.settings = rendering.settings(force: force)
         options.outputDirectory = out
         options.imagePath = image
         options.imagesDirectory = imagesDir
         options.model = model
         options.set = fixed
         options.format = format
-        options.threads = threads
-        options.force = force
         options.verify = verify
-        options.quiet = quiet
-
-        ProcessSignals.observe { signal in
-            Console.notice("\(signal == SIGTERM ? "SIGTERM" : "SIGINT"): stopping after the current denoising step (signal again to quit at once)")
-        }
-        let result = Rerender.run(options, stop: ProcessSignals.flag)
-        if result.status != .success { throw ExitCode(result.status.rawValue) }
+        try RenderingOptions.execute(stopping: "") { Rerender.run(options, stop: $0).status }
     }
 }

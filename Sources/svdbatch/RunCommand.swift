@@ -74,26 +74,19 @@ struct RunCommand: ParsableCommand {
     var saveFrames = false
 
     @Option(help: ArgumentHelp(
-        "Engine worker threads (default: the machine's cores, \(ProcessInfo.processInfo.activeProcessorCount) here). Never changes a result bit, and leaves the encoder's fixed thread count alone. Example: --threads 4",
-        valueName: "N"))
-    var threads: Int?
-
-    @Option(help: ArgumentHelp(
         "Render only shard K of N (0 ≤ K < N): the jobs whose output file name hashes to K. N machines with K = 0…N-1 split one CSV with no overlap and no coordination, even into one folder. Example (Slurm array): --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT",
         valueName: "K/N"))
     var shard: String?
 
-    @Flag(help: "Replace files in the way of a job (a different job's clip, a file without a recipe, or with --save-frames a NAME_frames folder the job did not write) instead of reporting a conflict. Up-to-date clips are still skipped.")
+    @Flag(help: "Replace files in the way of a job (a different job's clip, a file without a recipe, or with --save-frames a NAME_frames folder the job did not write) instead of reporting a conflict, and render up-to-date clips again.")
     var force = false
 
-    @Flag(help: "Print the plan (every job, its output, and whether it would render, resume, be skipped or meet a conflict) and render nothing. Exits 1 if a row is invalid or a job would meet a conflict.")
+    @Flag(help: "Print the plan (every job, its output, whether it would render, resume, be skipped or meet a conflict, and its estimated time on this machine) and render nothing. Exits 1 if a row is invalid or a job would meet a conflict.")
     var dryRun = false
 
-    @Flag(help: "Print errors only (no progress, no event lines).")
-    var quiet = false
+    @OptionGroup var rendering: RenderingOptions
 
     func validate() throws {
-        if let threads, threads < 1 { throw ValidationError("--threads \(threads): need at least 1") }
         // Checked against --format's range here: otherwise every row of that format would be rejected (exit 1).
         let crfRange = format.crfRange ?? 0...63
         if let crf, !crfRange.contains(crf) {
@@ -109,23 +102,15 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         var options = BatchOptions(csvPath: jobs)
+        options.settings = rendering.settings(force: force)
         options.outputDirectory = out
         options.model = model
         options.variant = variant
         options.format = format
         options.crf = crf
         options.saveFrames = saveFrames
-        options.threads = threads
         options.shard = try shard.map(parsedShard)
-        options.force = force
         options.dryRun = dryRun
-        options.quiet = quiet
-        options.attended = Console.attended
-
-        ProcessSignals.observe { signal in
-            Console.notice("\(signal == SIGTERM ? "SIGTERM" : "SIGINT"): stopping after the current denoising step; the checkpoint is kept (signal again to quit at once)")
-        }
-        let result = Batch.run(options, stop: ProcessSignals.flag)
-        if result.status != .success { throw ExitCode(result.status.rawValue) }
+        try RenderingOptions.execute(stopping: "; the checkpoint is kept") { Batch.run(options, stop: $0).status }
     }
 }

@@ -72,41 +72,23 @@ struct SweepCommand: ParsableCommand {
         valueName: "mp4|webm|mkv"))
     var format: ClipFormat?
 
-    @Option(help: ArgumentHelp(
-        "Engine worker threads (default: the machine's cores). Never changes a result bit. Example: --threads 4",
-        valueName: "N"))
-    var threads: Int?
-
     @Flag(help: "Replace files in the way of a cell or of the grid (another job's clip, another sweep's grid, a file without a recipe). Up-to-date cells are still skipped.")
     var force = false
 
-    @Flag(help: "Print every cell with its output and whether it would render, resume, be skipped or meet a conflict, and what would happen to the grid; render nothing.")
+    @Flag(help: "Print every cell with its output, whether it would render, resume, be skipped or meet a conflict, and its estimated time, and what would happen to the grid; render nothing.")
     var dryRun = false
 
-    @Flag(help: "Print errors only.")
-    var quiet = false
-
-    func validate() throws {
-        if let threads, threads < 1 { throw ValidationError("--threads \(threads): need at least 1") }
-    }
+    @OptionGroup var rendering: RenderingOptions
 
     func run() throws {
         var options = SweepOptions(imagePath: image, seeds: seeds)
+        options.settings = rendering.settings(force: force)
         options.vary = vary
         options.set = fixed
         options.outputDirectory = out
         options.model = model
         options.format = format
-        options.threads = threads
-        options.force = force
         options.dryRun = dryRun
-        options.quiet = quiet
-        options.attended = Console.attended
-
-        ProcessSignals.observe { signal in
-            Console.notice("\(signal == SIGTERM ? "SIGTERM" : "SIGINT"): stopping after the current denoising step; the checkpoint is kept (signal again to quit at once)")
-        }
-        let result = Sweep.run(options, stop: ProcessSignals.flag)
-        if result.status != .success { throw ExitCode(result.status.rawValue) }
+        try RenderingOptions.execute(stopping: "; the checkpoint is kept") { Sweep.run(options, stop: $0).status }
     }
 }
