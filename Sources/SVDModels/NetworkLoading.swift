@@ -19,6 +19,6 @@ extension ModelDirectory {
     }
 
     public func loadUNet() throws -> UNetSpatioTemporal {
-        try UNetSpatioTemporal(Weights(unet), architecture: UNetArchitecture(unetConfig))
+        try UNetSpatioTemporal(Weights(unet), layout: UNetLayout(unetConfig))
     }
 }

@@ -10,55 +10,41 @@ public enum OperationCount {
     /// One UNet evaluation on `videos` videos (2 with classifier-free guidance) of `frames` frames of
     /// latentHeight × latentWidth latents.
     public static func unet(_ c: UNetConfig, videos: Int, frames: Int, latentHeight: Int, latentWidth: Int) -> Int {
+        unet(UNetLayout(c), videos: videos, frames: frames, latentHeight: latentHeight, latentWidth: latentWidth)
+    }
+
+    public static func unet(_ l: UNetLayout, videos: Int, frames: Int, latentHeight: Int, latentWidth: Int) -> Int {
         var t = Tally()
-        let rows = videos * frames, levels = c.blockCount, ch = c.blockOutChannels
-        let temb = c.timeEmbedDim
+        let rows = videos * frames, temb = l.timeEmbedDim
         // Time and added-time embeddings: one row per video.
-        t.linear(rows: videos, c.blockOutChannels[0], temb)
+        t.linear(rows: videos, l.baseChannels, temb)
         t.linear(rows: videos, temb, temb)
-        t.linear(rows: videos, c.projectionClassEmbeddingsInputDim, temb)
+        t.linear(rows: videos, l.addedTimeInputDim, temb)
         t.linear(rows: videos, temb, temb)
-        // Latent size at each level: the stride-2 downsamplers give ⌈n/2⌉; the up path returns to the same sizes.
-        var sizes = [latentHeight * latentWidth]
-        var (h, w) = (latentHeight, latentWidth)
-        for _ in 1..<levels {
-            (h, w) = ((h + 1) / 2, (w + 1) / 2)
-            sizes.append(h * w)
+        let sizes = l.latentPositions(height: latentHeight, width: latentWidth)
+        let block = UNetBlockCounter(videos: videos, frames: frames, timeEmbedDim: temb, contextDim: l.crossAttentionDim)
+        func pair(_ inChannels: Int, _ out: Int, heads: Int?, transformerLayers: Int, level: Int) {
+            block.resnet(&t, inChannels, out, positions: sizes[level])
+            if heads != nil { block.transformer(&t, out, layers: transformerLayers, positions: sizes[level]) }
         }
-        let block = UNetBlockCounter(videos: videos, frames: frames, timeEmbedDim: temb, contextDim: c.crossAttentionDim)
-        t.conv(outputs: rows * sizes[0], c.inChannels, ch[0], kernel: 9)
-        var skips = [ch[0]]
-        var current = ch[0]
-        for i in 0..<levels {
-            for _ in 0..<c.layersPerBlock[i] {
-                block.resnet(&t, current, ch[i], positions: sizes[i])
-                if c.downBlockHasAttention(i) {
-                    block.transformer(&t, ch[i], layers: c.transformerLayersPerBlock[i], positions: sizes[i])
-                }
-                current = ch[i]
-                skips.append(current)
+        t.conv(outputs: rows * sizes[0], l.inChannels, l.baseChannels, kernel: 9)
+        for (i, d) in l.down.enumerated() {
+            for j in 0..<d.layers {
+                pair(d.resnetInput(j), d.outChannels, heads: d.heads, transformerLayers: d.transformerLayers, level: i)
             }
-            if i < levels - 1 {
-                t.conv(outputs: rows * sizes[i + 1], current, current, kernel: 9)
-                skips.append(current)
-            }
+            if d.downsample { t.conv(outputs: rows * sizes[i + 1], d.outChannels, d.outChannels, kernel: 9) }
         }
-        let bottom = levels - 1
-        block.resnet(&t, current, current, positions: sizes[bottom])
-        block.transformer(&t, current, layers: c.transformerLayersPerBlock[bottom], positions: sizes[bottom])
-        block.resnet(&t, current, current, positions: sizes[bottom])
-        for i in 0..<levels {
-            let level = levels - 1 - i
-            for _ in 0...c.layersPerBlock[level] {
-                block.resnet(&t, current + skips.removeLast(), ch[level], positions: sizes[level])
-                if c.upBlockHasAttention(i) {
-                    block.transformer(&t, ch[level], layers: c.transformerLayersPerBlock[level], positions: sizes[level])
-                }
-                current = ch[level]
+        let bottom = l.levels - 1, m = l.mid
+        block.resnet(&t, m.channels, m.channels, positions: sizes[bottom])
+        block.transformer(&t, m.channels, layers: m.transformerLayers, positions: sizes[bottom])
+        block.resnet(&t, m.channels, m.channels, positions: sizes[bottom])
+        for u in l.up {
+            for j in u.skipChannels.indices {
+                pair(u.resnetInput(j), u.outChannels, heads: u.heads, transformerLayers: u.transformerLayers, level: u.level)
             }
-            if level > 0 { t.conv(outputs: rows * sizes[level - 1], current, current, kernel: 9) }
+            if u.upsample { t.conv(outputs: rows * sizes[u.level - 1], u.outChannels, u.outChannels, kernel: 9) }
         }
-        t.conv(outputs: rows * sizes[0], ch[0], c.outChannels, kernel: 9)
+        t.conv(outputs: rows * sizes[0], l.baseChannels, l.outChannels, kernel: 9)
         return t.flops
     }
 

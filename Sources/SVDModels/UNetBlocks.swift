@@ -39,16 +39,14 @@ struct UNetDownBlock {
     let pairs: [ResnetAttentionPair]
     let downsampler: Conv2dLayer?
 
-    init(_ w: Weights, inChannels: Int, outChannels: Int, layers: Int, heads: Int?, transformerLayers: Int,
-         downsample: Bool) throws {
+    init(_ w: Weights, _ block: UNetLayout.DownBlock) throws {
         // Cross-attention down blocks use eps 1e-6; the plain DownBlockSpatioTemporal uses 1e-5.
-        let eps: Float = heads == nil ? 1e-5 : 1e-6
-        pairs = try (0..<layers).map { i in
-            try UNetBlockFactory.pair(w, index: i, inChannels: i == 0 ? inChannels : outChannels,
-                                      outChannels: outChannels, eps: eps, heads: heads,
-                                      transformerLayers: transformerLayers)
+        let eps: Float = block.heads == nil ? 1e-5 : 1e-6
+        pairs = try (0..<block.layers).map { i in
+            try UNetBlockFactory.pair(w, index: i, inChannels: block.resnetInput(i), outChannels: block.outChannels,
+                                      eps: eps, heads: block.heads, transformerLayers: block.transformerLayers)
         }
-        downsampler = downsample ? try Conv2dLayer(w["downsamplers.0.conv"], stride: 2, padding: .same(1)) : nil
+        downsampler = block.downsample ? try Conv2dLayer(w["downsamplers.0.conv"], stride: 2, padding: .same(1)) : nil
     }
 
     func callAsFunction(_ x: Tensor, _ cond: UNetConditioning) -> (Tensor, [Tensor]) {
@@ -71,14 +69,14 @@ struct UNetMidBlock {
     let first: SpatioTemporalResBlock
     let rest: [(attention: TransformerSpatioTemporalModel, resnet: SpatioTemporalResBlock)]
 
-    init(_ w: Weights, channels: Int, heads: Int, transformerLayers: Int) throws {
+    init(_ w: Weights, _ block: UNetLayout.MidBlock) throws {
         func resnet(_ i: Int) throws -> SpatioTemporalResBlock {
-            try SpatioTemporalResBlock(w["resnets.\(i)"], inChannels: channels, outChannels: channels, eps: 1e-5,
-                                       temporalEps: 1e-5, hasTimeEmbedding: true, switchSpatialToTemporal: false)
+            try SpatioTemporalResBlock(w["resnets.\(i)"], inChannels: block.channels, outChannels: block.channels,
+                                       eps: 1e-5, temporalEps: 1e-5, hasTimeEmbedding: true, switchSpatialToTemporal: false)
         }
         first = try resnet(0)
-        rest = [(try TransformerSpatioTemporalModel(w["attentions.0"], channels: channels, heads: heads,
-                                                    layers: transformerLayers), try resnet(1))]
+        rest = [(try TransformerSpatioTemporalModel(w["attentions.0"], channels: block.channels, heads: block.heads,
+                                                    layers: block.transformerLayers), try resnet(1))]
     }
 
     func callAsFunction(_ x: Tensor, _ cond: UNetConditioning) -> Tensor {
@@ -98,17 +96,12 @@ struct UNetUpBlock {
     let pairs: [ResnetAttentionPair]
     let upsampler: Conv2dLayer?
 
-    init(_ w: Weights, inChannels: Int, outChannels: Int, skipChannels: [Int], heads: Int?, transformerLayers: Int,
-         upsample: Bool) throws {
-        var current = inChannels
-        var pairs: [ResnetAttentionPair] = []
-        for (i, skip) in skipChannels.enumerated() {
-            pairs.append(try UNetBlockFactory.pair(w, index: i, inChannels: current + skip, outChannels: outChannels,
-                                                   eps: 1e-6, heads: heads, transformerLayers: transformerLayers))
-            current = outChannels
+    init(_ w: Weights, _ block: UNetLayout.UpBlock) throws {
+        pairs = try block.skipChannels.indices.map { i in
+            try UNetBlockFactory.pair(w, index: i, inChannels: block.resnetInput(i), outChannels: block.outChannels,
+                                      eps: 1e-6, heads: block.heads, transformerLayers: block.transformerLayers)
         }
-        self.pairs = pairs
-        upsampler = upsample ? try Conv2dLayer(w["upsamplers.0.conv"], padding: .same(1)) : nil
+        upsampler = block.upsample ? try Conv2dLayer(w["upsamplers.0.conv"], padding: .same(1)) : nil
     }
 
     var skipCount: Int { pairs.count }

@@ -1,30 +1,8 @@
 import SVDCore
 
-/// The UNet's architecture, read from its config.
-public struct UNetArchitecture: Sendable, Equatable {
-    public var inChannels = 8
-    public var outChannels = 4
-    public var blockOutChannels = [320, 640, 1280, 1280]
-    public var headsPerBlock = [5, 10, 20, 20]
-    public var layersPerBlock = [2, 2, 2, 2]
-    public var transformerLayersPerBlock = [1, 1, 1, 1]
-    public var additionTimeEmbedDim = 256
-    public init() {}
-
-    public init(_ config: UNetConfig) {
-        inChannels = config.inChannels
-        outChannels = config.outChannels
-        blockOutChannels = config.blockOutChannels
-        headsPerBlock = config.numAttentionHeads
-        layersPerBlock = config.layersPerBlock
-        transformerLayersPerBlock = config.transformerLayersPerBlock
-        additionTimeEmbedDim = config.additionTimeEmbedDim
-    }
-}
-
 /// diffusers' `UNetSpatioTemporalConditionModel`: v-prediction for every frame of every video.
 public struct UNetSpatioTemporal {
-    public let architecture: UNetArchitecture
+    public let layout: UNetLayout
     let convIn, convOut: Conv2dLayer
     let timeEmbedding, addEmbedding: TimestepEmbedding
     let downBlocks: [UNetDownBlock]
@@ -32,39 +10,14 @@ public struct UNetSpatioTemporal {
     let upBlocks: [UNetUpBlock]
     let normOut: GroupNormLayer
 
-    public init(_ w: Weights, architecture a: UNetArchitecture) throws {
-        architecture = a
-        let ch = a.blockOutChannels, levels = ch.count
+    public init(_ w: Weights, layout: UNetLayout) throws {
+        self.layout = layout
         convIn = try Conv2dLayer(w["conv_in"], padding: .same(1))
         timeEmbedding = try TimestepEmbedding(w["time_embedding"])
         addEmbedding = try TimestepEmbedding(w["add_embedding"])
-        // Down: cross-attention blocks, then a plain block at the bottom with no downsampler.
-        var skipChannels = [ch[0]]
-        var down: [UNetDownBlock] = []
-        for i in 0..<levels {
-            let last = i == levels - 1
-            down.append(try UNetDownBlock(w["down_blocks.\(i)"], inChannels: i == 0 ? ch[0] : ch[i - 1],
-                                          outChannels: ch[i], layers: a.layersPerBlock[i],
-                                          heads: last ? nil : a.headsPerBlock[i],
-                                          transformerLayers: a.transformerLayersPerBlock[i], downsample: !last))
-            skipChannels += Array(repeating: ch[i], count: a.layersPerBlock[i]) + (last ? [] : [ch[i]])
-        }
-        downBlocks = down
-        midBlock = try UNetMidBlock(w["mid_block"], channels: ch[levels - 1], heads: a.headsPerBlock[levels - 1],
-                                    transformerLayers: a.transformerLayersPerBlock[levels - 1])
-        // Up: a plain block first, then cross-attention blocks, mirroring the channel list.
-        var up: [UNetUpBlock] = []
-        var current = ch[levels - 1]
-        for i in 0..<levels {
-            let level = levels - 1 - i
-            let n = a.layersPerBlock[level] + 1
-            let skips = (0..<n).map { _ in skipChannels.removeLast() }
-            up.append(try UNetUpBlock(w["up_blocks.\(i)"], inChannels: current, outChannels: ch[level],
-                                      skipChannels: skips, heads: i == 0 ? nil : a.headsPerBlock[level],
-                                      transformerLayers: a.transformerLayersPerBlock[level], upsample: i < levels - 1))
-            current = ch[level]
-        }
-        upBlocks = up
+        downBlocks = try layout.down.enumerated().map { i, block in try UNetDownBlock(w["down_blocks.\(i)"], block) }
+        midBlock = try UNetMidBlock(w["mid_block"], layout.mid)
+        upBlocks = try layout.up.enumerated().map { i, block in try UNetUpBlock(w["up_blocks.\(i)"], block) }
         normOut = try GroupNormLayer(w["conv_norm_out"], eps: 1e-5)
         convOut = try Conv2dLayer(w["conv_out"], padding: .same(1))
     }
@@ -73,9 +26,9 @@ public struct UNetSpatioTemporal {
     public func callAsFunction(sample: Tensor, timestep: Float, context: Tensor, addedTimeIds: [[Float]]) -> Tensor {
         let batch = sample.shape[0], frames = sample.shape[1]
         let height = sample.shape[3], width = sample.shape[4]
-        let a = architecture
+        let a = layout
         var emb = timeEmbedding(SinusoidalEmbedding.embed(Array(repeating: timestep, count: batch),
-                                                          dim: a.blockOutChannels[0]))
+                                                          dim: a.baseChannels))
         let addIds = addedTimeIds.flatMap { $0 }
         let aug = addEmbedding(SinusoidalEmbedding.embed(addIds, dim: a.additionTimeEmbedDim)
             .reshaped([batch, addIds.count / batch * a.additionTimeEmbedDim]))
@@ -97,7 +50,7 @@ public struct UNetSpatioTemporal {
         h = midBlock(h, cond)
         ActivationTrace.record("mid_block", h)
         // Odd latent sizes: each upsampler but the last block's hits the size of the next skip tensor.
-        let factor = 1 << (a.blockOutChannels.count - 1)
+        let factor = 1 << (a.levels - 1)
         let forwardSize = height % factor != 0 || width % factor != 0
         for (i, block) in upBlocks.enumerated() {
             var remaining = skips

@@ -33,51 +33,46 @@ public struct WeightManifest: Equatable, Sendable {
     public subscript(key: String) -> [Int]? { shapes[key] }
 
     /// `UNetSpatioTemporalConditionModel`.
-    public static func unet(_ c: UNetConfig) -> WeightManifest {
+    public static func unet(_ c: UNetConfig) -> WeightManifest { unet(UNetLayout(c)) }
+
+    public static func unet(_ l: UNetLayout) -> WeightManifest {
         var b = ManifestBuilder()
-        let ch = c.blockOutChannels, n = ch.count, temb = c.timeEmbedDim
-        b.conv("conv_in", out: ch[0], in: c.inChannels, kernel: [3, 3])
-        b.timestepEmbedding("time_embedding", in: ch[0], hidden: temb, out: temb)
-        b.timestepEmbedding("add_embedding", in: c.projectionClassEmbeddingsInputDim, hidden: temb, out: temb)
-
-        for i in 0..<n {
-            let p = "down_blocks.\(i)"
-            for j in 0..<c.layersPerBlock[i] {
-                b.spatioTemporalResBlock("\(p).resnets.\(j)", in: j == 0 ? ch[max(i - 1, 0)] : ch[i], out: ch[i], temb: temb)
-                if c.downBlockHasAttention(i) {
-                    b.spatioTemporalTransformer("\(p).attentions.\(j)", channels: ch[i],
-                                                layers: c.transformerLayersPerBlock[i], context: c.crossAttentionDim)
-                }
+        let temb = l.timeEmbedDim
+        b.conv("conv_in", out: l.baseChannels, in: l.inChannels, kernel: [3, 3])
+        b.timestepEmbedding("time_embedding", in: l.baseChannels, hidden: temb, out: temb)
+        b.timestepEmbedding("add_embedding", in: l.addedTimeInputDim, hidden: temb, out: temb)
+        func pair(_ p: String, _ j: Int, in channels: Int, out: Int, heads: Int?, transformerLayers: Int) {
+            b.spatioTemporalResBlock("\(p).resnets.\(j)", in: channels, out: out, temb: temb)
+            if heads != nil {
+                b.spatioTemporalTransformer("\(p).attentions.\(j)", channels: out, layers: transformerLayers,
+                                            context: l.crossAttentionDim)
             }
-            if i < n - 1 { b.conv("\(p).downsamplers.0.conv", out: ch[i], in: ch[i], kernel: [3, 3]) }
         }
-
-        b.spatioTemporalResBlock("mid_block.resnets.0", in: ch[n - 1], out: ch[n - 1], temb: temb)
-        b.spatioTemporalTransformer("mid_block.attentions.0", channels: ch[n - 1],
-                                    layers: c.transformerLayersPerBlock[n - 1], context: c.crossAttentionDim)
-        b.spatioTemporalResBlock("mid_block.resnets.1", in: ch[n - 1], out: ch[n - 1], temb: temb)
-
-        // Up block i mirrors down block n−1−i; resnet j concatenates a skip (diffusers' channel bookkeeping).
-        var previous = ch[n - 1]
-        for i in 0..<n {
-            let p = "up_blocks.\(i)", level = n - 1 - i
-            let out = ch[level], input = ch[max(level - 1, 0)]
-            let resnets = c.layersPerBlock[level] + 1
-            for j in 0..<resnets {
-                let skip = j == resnets - 1 ? input : out
-                let resIn = (j == 0 ? previous : out) + skip
-                b.spatioTemporalResBlock("\(p).resnets.\(j)", in: resIn, out: out, temb: temb)
-                if c.upBlockHasAttention(i) {
-                    b.spatioTemporalTransformer("\(p).attentions.\(j)", channels: out,
-                                                layers: c.transformerLayersPerBlock[level], context: c.crossAttentionDim)
-                }
+        for (i, block) in l.down.enumerated() {
+            for j in 0..<block.layers {
+                pair("down_blocks.\(i)", j, in: block.resnetInput(j), out: block.outChannels, heads: block.heads,
+                     transformerLayers: block.transformerLayers)
             }
-            if i < n - 1 { b.conv("\(p).upsamplers.0.conv", out: out, in: out, kernel: [3, 3]) }
-            previous = out
+            if block.downsample {
+                b.conv("down_blocks.\(i).downsamplers.0.conv", out: block.outChannels, in: block.outChannels, kernel: [3, 3])
+            }
         }
-
-        b.norm("conv_norm_out", ch[0])
-        b.conv("conv_out", out: c.outChannels, in: ch[0], kernel: [3, 3])
+        let mid = l.mid
+        b.spatioTemporalResBlock("mid_block.resnets.0", in: mid.channels, out: mid.channels, temb: temb)
+        b.spatioTemporalTransformer("mid_block.attentions.0", channels: mid.channels, layers: mid.transformerLayers,
+                                    context: l.crossAttentionDim)
+        b.spatioTemporalResBlock("mid_block.resnets.1", in: mid.channels, out: mid.channels, temb: temb)
+        for (i, block) in l.up.enumerated() {
+            for j in block.skipChannels.indices {
+                pair("up_blocks.\(i)", j, in: block.resnetInput(j), out: block.outChannels, heads: block.heads,
+                     transformerLayers: block.transformerLayers)
+            }
+            if block.upsample {
+                b.conv("up_blocks.\(i).upsamplers.0.conv", out: block.outChannels, in: block.outChannels, kernel: [3, 3])
+            }
+        }
+        b.norm("conv_norm_out", l.baseChannels)
+        b.conv("conv_out", out: l.outChannels, in: l.baseChannels, kernel: [3, 3])
         return WeightManifest(component: .unet, shapes: b.shapes)
     }
 

@@ -20,30 +20,18 @@ public struct MemoryEstimate: Sendable, Equatable {
 
     public var activationBytes: Int { max(unetBytes, decodeBytes) + scratchBytes }
 
-    public init(architecture a: UNetArchitecture, vaeChannels: [Int], parameters p: VideoParameters, workers: Int) {
+    public init(unet l: UNetLayout, vaeChannels: [Int], parameters p: VideoParameters, workers: Int) {
         let rows = (p.usesGuidance ? 2 : 1) * p.numFrames
         let f = 4  // bytes per float
-        // UNet: sizes per level (⌈n/2⌉ per downsampling, as the engine does).
-        var h = p.height / 8, w = p.width / 8
-        var levels: [(channels: Int, pixels: Int)] = []
-        for c in a.blockOutChannels {
-            levels.append((c, h * w))
-            h = (h + 1) / 2
-            w = (w + 1) / 2
-        }
-        var skips = levels[0].channels * levels[0].pixels
-        for (i, level) in levels.enumerated() {
-            let pushes = a.layersPerBlock[i] + (i < levels.count - 1 ? 1 : 0)
-            let pixelsAfter = i < levels.count - 1 ? levels[i + 1].pixels : level.pixels
-            skips += a.layersPerBlock[i] * level.channels * level.pixels + (pushes - a.layersPerBlock[i]) * level.channels * pixelsAfter
-        }
+        let pixels = l.latentPositions(height: p.height / 8, width: p.width / 8)
+        let skips = l.skips.reduce(0) { $0 + $1.channels * pixels[$1.level] }
         var unetPeak = 0
-        for (i, level) in levels.enumerated() {
-            let above = i + 1 < levels.count ? levels[i + 1].channels : level.channels
-            let concatIn = max(level.channels, above) + level.channels
-            unetPeak = max(unetPeak, (concatIn + Self.liveTensorsPerLevel * level.channels) * level.pixels)
+        for (i, level) in l.down.enumerated() {
+            let above = i + 1 < l.levels ? l.down[i + 1].outChannels : level.outChannels
+            let concatIn = max(level.outChannels, above) + level.outChannels
+            unetPeak = max(unetPeak, (concatIn + Self.liveTensorsPerLevel * level.outChannels) * pixels[i])
         }
-        unetBytes = rows * (skips + unetPeak) * f + rows * 8 * levels[0].pixels * f
+        unetBytes = rows * (skips + unetPeak) * f + rows * 8 * pixels[0] * f
         // VAE decoder, one chunk, streamed: see `DecoderMemory`.
         let chunk = min(p.decodeChunkSize, p.numFrames)
         let decodePeak = DecoderMemory(frames: chunk)
@@ -56,8 +44,8 @@ public struct MemoryEstimate: Sendable, Equatable {
         // transformed tiles shared by the workers (at most targetTasks panels); two blocks into which compact (16-bit) weights are
         // expanded for the call using them (the largest: an up-block 3×3 conv over the concatenated skip,
         // C × 2C × 9); and what the scratch pool and the tensor storage cache may keep idle.
-        let widest = a.blockOutChannels.max() ?? 0
-        let perWorker = 3 * Convolution.panelFloats * f + 256 * (levels[0].pixels + 12 * widest) * f
+        let widest = l.down.map(\.outChannels).max() ?? 0
+        let perWorker = 3 * Convolution.panelFloats * f + 256 * (pixels[0] + 12 * widest) * f
         let kernelTransform = 36 * widest * max(2 * widest, vaeChannels.max() ?? 0) * f
             + Parallel.targetTasks * Convolution.panelFloats * f
         scratchBytes = max(workers, 1) * perWorker + kernelTransform + ScratchPool.shared.idleLimitBytes

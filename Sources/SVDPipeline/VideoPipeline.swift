@@ -79,7 +79,7 @@ public struct VideoPipeline {
     }
 
     public func memoryEstimate(for p: VideoParameters) -> MemoryEstimate {
-        MemoryEstimate(architecture: model.unet.architecture, vaeChannels: model.vaeChannels, parameters: p,
+        MemoryEstimate(unet: model.unet.layout, vaeChannels: model.vaeChannels, parameters: p,
                        workers: Parallel.workerCount)
     }
 

@@ -4,18 +4,14 @@ import TestSupport
 @testable import SVDModels
 
 final class UNetTests: XCTestCase {
-    static let tinyArchitecture: UNetArchitecture = {
-        var a = UNetArchitecture()
-        a.blockOutChannels = [32, 32, 64, 64]
-        a.headsPerBlock = [2, 2, 4, 4]
-        a.additionTimeEmbedDim = 16
-        return a
-    }()
+    static func demoLayout() throws -> UNetLayout {
+        UNetLayout(try UNetConfig.load(from: Fixtures.demoModel.appendingPathComponent("unet/config.json")))
+    }
 
     /// `source` wraps the file, e.g. to expand its float16 weights at load.
     static func loadUNet(source: (SafeTensorsFile) -> any WeightSource = { $0 }) throws -> UNetSpatioTemporal {
         let file = try SafeTensorsFile(path: Fixtures.demoModel.appendingPathComponent("unet/diffusion_pytorch_model.safetensors").path)
-        return try UNetSpatioTemporal(Weights(source(file)), architecture: Self.tinyArchitecture)
+        return try UNetSpatioTemporal(Weights(source(file)), layout: Self.demoLayout())
     }
 
     /// The step-0 UNet input exactly as the pipeline builds it (reference README): scaled noisy latents for
