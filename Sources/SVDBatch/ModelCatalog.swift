@@ -76,7 +76,7 @@ extension ModelFacts {
     /// Why a job with these parameters would be refused before rendering for want of memory (the check the
     /// pipeline makes), so that a dry run and the plan say it at once; nil when it fits.
     func memoryProblem(_ p: VideoParameters) -> String? {
-        let estimate = MemoryEstimate(unet: UNetLayout(unetConfig), vaeChannels: vaeConfig.blockOutChannels, parameters: p,
+        let estimate = MemoryEstimate(unet: UNetLayout(unetConfig), vae: VAELayout(vaeConfig), parameters: p,
                                       workers: Parallel.workerCount)
         do { try estimate.check(available: MemoryEstimate.availableBytes()) } catch { return "\(error)" }
         return nil

@@ -11,11 +11,7 @@ extension ModelDirectory {
     }
 
     public func loadVAE() throws -> AutoencoderKLTemporalDecoder {
-        let c = vaeConfig
-        return try AutoencoderKLTemporalDecoder(Weights(vae), blockOutChannels: c.blockOutChannels,
-                                                layersPerBlock: c.layersPerBlock, latentChannels: c.latentChannels,
-                                                scalingFactor: c.scalingFactor, inChannels: c.inChannels,
-                                                outChannels: c.outChannels)
+        try AutoencoderKLTemporalDecoder(Weights(vae), layout: VAELayout(vaeConfig), scalingFactor: vaeConfig.scalingFactor)
     }
 
     public func loadUNet() throws -> UNetSpatioTemporal {

@@ -53,35 +53,33 @@ public enum OperationCount {
     public static func temporalDecoder(_ c: VAEConfig, frames: Int, chunkSize: Int, latentHeight: Int,
                                        latentWidth: Int) -> Int {
         precondition(chunkSize >= 1, "decode chunk size must be positive")
+        let l = VAELayout(c)
         return stride(from: 0, to: frames, by: chunkSize).reduce(0) { total, start in
-            total + temporalDecoderChunk(c, frames: min(chunkSize, frames - start), latentHeight: latentHeight,
+            total + temporalDecoderChunk(l, frames: min(chunkSize, frames - start), latentHeight: latentHeight,
                                          latentWidth: latentWidth)
         }
     }
 
     /// The VAE encoder and quant_conv on `images` images of height × width pixels.
     public static func vaeEncoder(_ c: VAEConfig, images: Int = 1, height: Int, width: Int) -> Int {
+        let l = VAELayout(c)
         var t = Tally()
-        let ch = c.blockOutChannels
         var (h, w) = (height, width)
-        t.conv(outputs: images * h * w, c.inChannels, ch[0], kernel: 9)
-        var current = ch[0]
-        for (i, out) in ch.enumerated() {
-            for _ in 0..<c.layersPerBlock {
-                t.resnet2D(outputs: images * h * w, current, out)
-                current = out
-            }
-            if i < ch.count - 1 {
+        t.conv(outputs: images * h * w, l.imageChannels, l.encoder[0].inChannels, kernel: 9)
+        for block in l.encoder {
+            for j in 0..<block.resnets { t.resnet2D(outputs: images * h * w, block.resnetInput(j), block.outChannels) }
+            if block.resample {
                 // One zero row and column at the bottom/right, then a stride-2 3×3 conv: ⌊n/2⌋.
                 (h, w) = (h / 2, w / 2)
-                t.conv(outputs: images * h * w, current, current, kernel: 9)
+                t.conv(outputs: images * h * w, block.outChannels, block.outChannels, kernel: 9)
             }
         }
-        t.resnet2D(outputs: images * h * w, current, current)
-        t.vaeAttention(images: images, positions: h * w, channels: current)
-        t.resnet2D(outputs: images * h * w, current, current)
-        t.conv(outputs: images * h * w, current, 2 * c.latentChannels, kernel: 9)
-        t.conv(outputs: images * h * w, 2 * c.latentChannels, 2 * c.latentChannels, kernel: 1)  // quant_conv
+        let top = l.midChannels, latent2 = 2 * l.latentChannels
+        t.resnet2D(outputs: images * h * w, top, top)
+        t.vaeAttention(images: images, positions: h * w, channels: top)
+        t.resnet2D(outputs: images * h * w, top, top)
+        t.conv(outputs: images * h * w, top, latent2, kernel: 9)
+        t.conv(outputs: images * h * w, latent2, latent2, kernel: 1)  // quant_conv
         return t.flops
     }
 
@@ -100,30 +98,27 @@ public enum OperationCount {
         return t.flops
     }
 
-    static func temporalDecoderChunk(_ c: VAEConfig, frames: Int, latentHeight: Int, latentWidth: Int) -> Int {
+    static func temporalDecoderChunk(_ l: VAELayout, frames: Int, latentHeight: Int, latentWidth: Int) -> Int {
         var t = Tally()
-        let ch = Array(c.blockOutChannels.reversed())
         var positions = latentHeight * latentWidth
-        t.conv(outputs: frames * positions, c.latentChannels, ch[0], kernel: 9)
-        // Resnet 0, then (attention, resnet 1) when the mid block has two layers (see TemporalDecoder).
-        t.decoderResnet(frames: frames, positions: positions, ch[0], ch[0])
-        if c.layersPerBlock >= 2 {
-            t.vaeAttention(images: frames, positions: positions, channels: ch[0])
-            t.decoderResnet(frames: frames, positions: positions, ch[0], ch[0])
+        let top = l.midChannels
+        t.conv(outputs: frames * positions, l.latentChannels, top, kernel: 9)
+        for j in 0..<l.decoderMidResnetsRun {
+            if j == 1 && l.decoderMidRunsAttention { t.vaeAttention(images: frames, positions: positions, channels: top) }
+            t.decoderResnet(frames: frames, positions: positions, top, top)
         }
-        var current = ch[0]
-        for (i, out) in ch.enumerated() {
-            for _ in 0...c.layersPerBlock {
-                t.decoderResnet(frames: frames, positions: positions, current, out)
-                current = out
+        for block in l.decoder {
+            for j in 0..<block.resnets {
+                t.decoderResnet(frames: frames, positions: positions, block.resnetInput(j), block.outChannels)
             }
-            if i < ch.count - 1 {
+            if block.resample {
                 positions *= 4
-                t.conv(outputs: frames * positions, current, current, kernel: 9)
+                t.conv(outputs: frames * positions, block.outChannels, block.outChannels, kernel: 9)
             }
         }
-        t.conv(outputs: frames * positions, current, c.outChannels, kernel: 9)
-        t.conv(outputs: frames * positions, c.outChannels, c.outChannels, kernel: 3)  // time_conv_out (3, 1, 1)
+        let bottom = l.decoder[l.decoder.count - 1].outChannels
+        t.conv(outputs: frames * positions, bottom, l.outChannels, kernel: 9)
+        t.conv(outputs: frames * positions, l.outChannels, l.outChannels, kernel: 3)  // time_conv_out (3, 1, 1)
         return t.flops
     }
 }

@@ -22,26 +22,15 @@ public struct TemporalDecoder {
     /// kernels: renders keep the default, tests set it to exercise small groups.
     public var groupTargetTasks: Int?
 
-    public init(_ w: Weights, blockOutChannels: [Int], layersPerBlock: Int, latentChannels: Int,
-                outChannels: Int = 3) throws {
-        precondition(!blockOutChannels.isEmpty, "VAE: no blocks")
-        let top = blockOutChannels.last!
+    public init(_ w: Weights, layout: VAELayout) throws {
+        let top = layout.midChannels, outChannels = layout.outChannels
         convIn = try Conv2dLayer(w["conv_in"], padding: .same(1))
-        try w["conv_in"].checkShape(convIn.weight, "weight", [top, latentChannels, 3, 3])
-        // `MidBlockTemporalDecoder(num_layers: layers_per_block)` owns that many resnets but one attention, and its
-        // forward zips resnets[1...] with the attentions: it runs resnet 0, then (attention, resnet 1) if present.
+        try w["conv_in"].checkShape(convIn.weight, "weight", [top, layout.latentChannels, 3, 3])
         let mid = w["mid_block"]
-        midResnets = try (0..<min(layersPerBlock, 2)).map { try decoderResnet(mid["resnets"]["\($0)"], top, top) }
-        midAttention = layersPerBlock >= 2 ? try VAEAttention(mid["attentions"]["0"], channels: top) : nil
-        var channels = top
-        var blocks: [TemporalDecoderUpBlock] = []
-        for (i, out) in blockOutChannels.reversed().enumerated() {
-            blocks.append(try TemporalDecoderUpBlock(w["up_blocks"]["\(i)"], inChannels: channels, outChannels: out,
-                                                     layers: layersPerBlock + 1,
-                                                     upsample: i < blockOutChannels.count - 1))
-            channels = out
-        }
-        upBlocks = blocks
+        midResnets = try (0..<layout.decoderMidResnetsRun).map { try decoderResnet(mid["resnets"]["\($0)"], top, top) }
+        midAttention = layout.decoderMidRunsAttention ? try VAEAttention(mid["attentions"]["0"], channels: top) : nil
+        upBlocks = try layout.decoder.enumerated().map { i, block in try TemporalDecoderUpBlock(w["up_blocks"]["\(i)"], block) }
+        let channels = layout.decoder.last!.outChannels
         normOut = try GroupNormLayer(w["conv_norm_out"], eps: 1e-6)
         convOut = try Conv2dLayer(w["conv_out"], padding: .same(1))
         try w["conv_out"].checkShape(convOut.weight, "weight", [outChannels, channels, 3, 3])
@@ -110,11 +99,10 @@ struct TemporalDecoderUpBlock {
     let resnets: [SpatioTemporalResBlock]
     let upsample: Conv2dLayer?
 
-    init(_ w: Weights, inChannels: Int, outChannels: Int, layers: Int, upsample hasUpsample: Bool) throws {
-        resnets = try (0..<layers).map {
-            try decoderResnet(w["resnets"]["\($0)"], $0 == 0 ? inChannels : outChannels, outChannels)
-        }
-        if hasUpsample {
+    init(_ w: Weights, _ block: VAELayout.Block) throws {
+        let outChannels = block.outChannels
+        resnets = try (0..<block.resnets).map { try decoderResnet(w["resnets"]["\($0)"], block.resnetInput($0), outChannels) }
+        if block.resample {
             let conv = try Conv2dLayer(w["upsamplers"]["0"]["conv"], padding: .same(1))
             try w["upsamplers"]["0"]["conv"].checkShape(conv.weight, "weight", [outChannels, outChannels, 3, 3])
             upsample = conv

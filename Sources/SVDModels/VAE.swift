@@ -12,15 +12,13 @@ public struct AutoencoderKLTemporalDecoder {
     let quantConvPath: String
 
     /// `scalingFactor` is the config's double: decoding multiplies by fl32(1/scalingFactor) computed in double.
-    public init(_ w: Weights, blockOutChannels: [Int], layersPerBlock: Int, latentChannels: Int,
-                scalingFactor: Double, inChannels: Int = 3, outChannels: Int = 3) throws {
-        encoder = try VAEEncoder(w["encoder"], blockOutChannels: blockOutChannels, layersPerBlock: layersPerBlock,
-                                 latentChannels: latentChannels, inChannels: inChannels)
+    public init(_ w: Weights, layout: VAELayout, scalingFactor: Double) throws {
+        let latentChannels = layout.latentChannels
+        encoder = try VAEEncoder(w["encoder"], layout: layout)
         quantConv = try Conv2dLayer(w["quant_conv"], padding: .same(0))
         quantConvPath = w["quant_conv"].path
         try w["quant_conv"].checkShape(quantConv.weight, "weight", [2 * latentChannels, 2 * latentChannels, 1, 1])
-        decoder = try TemporalDecoder(w["decoder"], blockOutChannels: blockOutChannels, layersPerBlock: layersPerBlock,
-                                      latentChannels: latentChannels, outChannels: outChannels)
+        decoder = try TemporalDecoder(w["decoder"], layout: layout)
         self.latentChannels = latentChannels
         self.scalingFactor = scalingFactor
     }

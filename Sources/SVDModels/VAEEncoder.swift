@@ -11,19 +11,11 @@ public struct VAEEncoder {
     let convOut: Conv2dLayer
     let path: String  // module path, to name traced activations as diffusers does
 
-    public init(_ w: Weights, blockOutChannels: [Int], layersPerBlock: Int, latentChannels: Int,
-                inChannels: Int = 3) throws {
-        precondition(!blockOutChannels.isEmpty, "VAE: no blocks")
+    public init(_ w: Weights, layout: VAELayout) throws {
         convIn = try Conv2dLayer(w["conv_in"], padding: .same(1))
-        try w["conv_in"].checkShape(convIn.weight, "weight", [blockOutChannels[0], inChannels, 3, 3])
-        var channels = blockOutChannels[0]
-        var blocks: [VAEDownBlock] = []
-        for (i, out) in blockOutChannels.enumerated() {
-            blocks.append(try VAEDownBlock(w["down_blocks"]["\(i)"], inChannels: channels, outChannels: out,
-                                           layers: layersPerBlock, downsample: i < blockOutChannels.count - 1))
-            channels = out
-        }
-        downBlocks = blocks
+        try w["conv_in"].checkShape(convIn.weight, "weight", [layout.encoder[0].inChannels, layout.imageChannels, 3, 3])
+        downBlocks = try layout.encoder.enumerated().map { i, block in try VAEDownBlock(w["down_blocks"]["\(i)"], block) }
+        let channels = layout.midChannels, latentChannels = layout.latentChannels
         let mid = w["mid_block"]
         midResnets = (try vaeResnet(mid["resnets"]["0"], channels, channels),
                       try vaeResnet(mid["resnets"]["1"], channels, channels))
@@ -58,9 +50,10 @@ struct VAEDownBlock {
     let resnets: [ResnetBlock2D]
     let downsample: Conv2dLayer?
 
-    init(_ w: Weights, inChannels: Int, outChannels: Int, layers: Int, downsample hasDownsample: Bool) throws {
-        resnets = try (0..<layers).map { try vaeResnet(w["resnets"]["\($0)"], $0 == 0 ? inChannels : outChannels, outChannels) }
-        if hasDownsample {
+    init(_ w: Weights, _ block: VAELayout.Block) throws {
+        let outChannels = block.outChannels
+        resnets = try (0..<block.resnets).map { try vaeResnet(w["resnets"]["\($0)"], block.resnetInput($0), outChannels) }
+        if block.resample {
             let conv = try Conv2dLayer(w["downsamplers"]["0"]["conv"], stride: 2,
                                        padding: Padding2D(top: 0, left: 0, bottom: 1, right: 1))
             try w["downsamplers"]["0"]["conv"].checkShape(conv.weight, "weight", [outChannels, outChannels, 3, 3])

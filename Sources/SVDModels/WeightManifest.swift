@@ -77,47 +77,46 @@ public struct WeightManifest: Equatable, Sendable {
     }
 
     /// `AutoencoderKLTemporalDecoder`: 2-D encoder, temporal decoder.
-    public static func vae(_ c: VAEConfig) -> WeightManifest {
-        var b = ManifestBuilder()
-        let ch = c.blockOutChannels, n = ch.count, top = ch[n - 1]
-        var attentions: [String] = []
+    public static func vae(_ c: VAEConfig) -> WeightManifest { vae(VAELayout(c)) }
 
-        b.conv("encoder.conv_in", out: ch[0], in: c.inChannels, kernel: [3, 3])
-        for i in 0..<n {
-            let p = "encoder.down_blocks.\(i)"
-            for j in 0..<c.layersPerBlock {
-                b.resnetBlock2D("\(p).resnets.\(j)", in: j == 0 ? ch[max(i - 1, 0)] : ch[i], out: ch[i], temb: nil)
+    public static func vae(_ l: VAELayout) -> WeightManifest {
+        var b = ManifestBuilder()
+        let top = l.midChannels, latent2 = 2 * l.latentChannels
+        b.conv("encoder.conv_in", out: l.encoder[0].inChannels, in: l.imageChannels, kernel: [3, 3])
+        for (i, block) in l.encoder.enumerated() {
+            for j in 0..<block.resnets {
+                b.resnetBlock2D("encoder.down_blocks.\(i).resnets.\(j)", in: block.resnetInput(j), out: block.outChannels, temb: nil)
             }
-            if i < n - 1 { b.conv("\(p).downsamplers.0.conv", out: ch[i], in: ch[i], kernel: [3, 3]) }
+            if block.resample {
+                b.conv("encoder.down_blocks.\(i).downsamplers.0.conv", out: block.outChannels, in: block.outChannels, kernel: [3, 3])
+            }
         }
         b.resnetBlock2D("encoder.mid_block.resnets.0", in: top, out: top, temb: nil)
-        attentions.append("encoder.mid_block.attentions.0")
         b.resnetBlock2D("encoder.mid_block.resnets.1", in: top, out: top, temb: nil)
         b.norm("encoder.conv_norm_out", top)
-        b.conv("encoder.conv_out", out: 2 * c.latentChannels, in: top, kernel: [3, 3])
-        b.conv("quant_conv", out: 2 * c.latentChannels, in: 2 * c.latentChannels, kernel: [1, 1])
+        b.conv("encoder.conv_out", out: latent2, in: top, kernel: [3, 3])
+        b.conv("quant_conv", out: latent2, in: latent2, kernel: [1, 1])
 
-        b.conv("decoder.conv_in", out: top, in: c.latentChannels, kernel: [3, 3])
-        for j in 0..<c.layersPerBlock {
+        b.conv("decoder.conv_in", out: top, in: l.latentChannels, kernel: [3, 3])
+        for j in 0..<l.decoderMidResnetsStored {
             b.spatioTemporalResBlock("decoder.mid_block.resnets.\(j)", in: top, out: top, temb: nil)
         }
-        attentions.append("decoder.mid_block.attentions.0")
-        var previous = top
-        for i in 0..<n {
-            let p = "decoder.up_blocks.\(i)", out = ch[n - 1 - i]
-            for j in 0...c.layersPerBlock {
-                b.spatioTemporalResBlock("\(p).resnets.\(j)", in: j == 0 ? previous : out, out: out, temb: nil)
+        for (i, block) in l.decoder.enumerated() {
+            for j in 0..<block.resnets {
+                b.spatioTemporalResBlock("decoder.up_blocks.\(i).resnets.\(j)", in: block.resnetInput(j), out: block.outChannels, temb: nil)
             }
-            if i < n - 1 { b.conv("\(p).upsamplers.0.conv", out: out, in: out, kernel: [3, 3]) }
-            previous = out
+            if block.resample {
+                b.conv("decoder.up_blocks.\(i).upsamplers.0.conv", out: block.outChannels, in: block.outChannels, kernel: [3, 3])
+            }
         }
-        b.norm("decoder.conv_norm_out", ch[0])
-        b.conv("decoder.conv_out", out: c.outChannels, in: ch[0], kernel: [3, 3])
-        b.conv("decoder.time_conv_out", out: c.outChannels, in: c.outChannels, kernel: [3, 1, 1])
+        let bottom = l.decoder[l.decoder.count - 1].outChannels
+        b.norm("decoder.conv_norm_out", bottom)
+        b.conv("decoder.conv_out", out: l.outChannels, in: bottom, kernel: [3, 3])
+        b.conv("decoder.time_conv_out", out: l.outChannels, in: l.outChannels, kernel: [3, 1, 1])
 
-        // One head over all channels, biased q/k/v.
+        // One head over all channels, biased q/k/v; the decoder stores its attention even where it is not run.
         var squeezable: Set<String> = []
-        for p in attentions {
+        for p in ["encoder.mid_block.attentions.0", "decoder.mid_block.attentions.0"] {
             b.norm("\(p).group_norm", top)
             for name in ["to_q", "to_k", "to_v", "to_out.0"] {
                 b.linear("\(p).\(name)", out: top, in: top)

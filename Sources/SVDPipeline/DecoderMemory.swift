@@ -7,9 +7,9 @@ import SVDModels
 struct DecoderMemory {
     let frames: Int
 
-    /// Peak bytes, with `vaeChannels` the VAE's block widths (encoder order) and `latentPixels` = h·w.
-    func peakBytes(vaeChannels: [Int], latentPixels: Int, outChannels: Int = 3) -> Int {
-        let channels = Array(vaeChannels.reversed())
+    /// Peak bytes of the decoder of `vae`, with `latentPixels` = h·w.
+    func peakBytes(vae: VAELayout, latentPixels: Int) -> Int {
+        let channels = vae.decoder.map(\.outChannels), outChannels = vae.outChannels
         guard let top = channels.first else { return 0 }
         var peak = 0, pixels = latentPixels, previous = top
         for (i, c) in channels.enumerated() {

@@ -20,7 +20,7 @@ public struct MemoryEstimate: Sendable, Equatable {
 
     public var activationBytes: Int { max(unetBytes, decodeBytes) + scratchBytes }
 
-    public init(unet l: UNetLayout, vaeChannels: [Int], parameters p: VideoParameters, workers: Int) {
+    public init(unet l: UNetLayout, vae: VAELayout, parameters p: VideoParameters, workers: Int) {
         let rows = (p.usesGuidance ? 2 : 1) * p.numFrames
         let f = 4  // bytes per float
         let pixels = l.latentPositions(height: p.height / 8, width: p.width / 8)
@@ -35,7 +35,7 @@ public struct MemoryEstimate: Sendable, Equatable {
         // VAE decoder, one chunk, streamed: see `DecoderMemory`.
         let chunk = min(p.decodeChunkSize, p.numFrames)
         let decodePeak = DecoderMemory(frames: chunk)
-            .peakBytes(vaeChannels: vaeChannels, latentPixels: (p.height / 8) * (p.width / 8))
+            .peakBytes(vae: vae, latentPixels: (p.height / 8) * (p.width / 8))
         // The decoder output of every frame is kept, plus the uint8 frames.
         decodeBytes = decodePeak + p.numFrames * 3 * p.height * p.width * (f + 1)
         // Scratch: per worker a convolution panel with its product (or Winograd's transformed tiles, at most 3
@@ -46,7 +46,7 @@ public struct MemoryEstimate: Sendable, Equatable {
         // C × 2C × 9); and what the scratch pool and the tensor storage cache may keep idle.
         let widest = l.down.map(\.outChannels).max() ?? 0
         let perWorker = 3 * Convolution.panelFloats * f + 256 * (pixels[0] + 12 * widest) * f
-        let kernelTransform = 36 * widest * max(2 * widest, vaeChannels.max() ?? 0) * f
+        let kernelTransform = 36 * widest * max(2 * widest, vae.midChannels) * f
             + Parallel.targetTasks * Convolution.panelFloats * f
         scratchBytes = max(workers, 1) * perWorker + kernelTransform + ScratchPool.shared.idleLimitBytes
             + 2 * 18 * widest * widest * f + StorageCache.limitBytes

@@ -11,12 +11,12 @@ public struct VideoModel {
     public let imageStd: [Float]
     /// The UNet config's `num_frames`, diffusers' default frame count.
     public let defaultFrames: Int
-    /// The VAE's block_out_channels (for memory estimates).
-    public let vaeChannels: [Int]
+    /// The VAE's structure (for memory estimates).
+    public let vaeLayout: VAELayout
 
     public init(imageEncoder: CLIPVisionModelWithProjection, vae: AutoencoderKLTemporalDecoder,
                 unet: UNetSpatioTemporal, scheduler: SchedulerSettings, imageMean: [Float], imageStd: [Float],
-                defaultFrames: Int, vaeChannels: [Int]) {
+                defaultFrames: Int, vaeLayout: VAELayout) {
         self.imageEncoder = imageEncoder
         self.vae = vae
         self.unet = unet
@@ -24,7 +24,7 @@ public struct VideoModel {
         self.imageMean = imageMean
         self.imageStd = imageStd
         self.defaultFrames = defaultFrames
-        self.vaeChannels = vaeChannels
+        self.vaeLayout = vaeLayout
     }
 }
 
@@ -53,7 +53,7 @@ extension VideoModel {
             scheduler: SchedulerSettings(d.schedulerConfig),
             imageMean: d.featureExtractorConfig.imageMean.map { Float($0) },
             imageStd: d.featureExtractorConfig.imageStd.map { Float($0) },
-            defaultFrames: d.unetConfig.numFrames, vaeChannels: d.vaeConfig.blockOutChannels)
+            defaultFrames: d.unetConfig.numFrames, vaeLayout: VAELayout(d.vaeConfig))
     }
 }
 

@@ -79,7 +79,7 @@ public struct VideoPipeline {
     }
 
     public func memoryEstimate(for p: VideoParameters) -> MemoryEstimate {
-        MemoryEstimate(unet: model.unet.layout, vaeChannels: model.vaeChannels, parameters: p,
+        MemoryEstimate(unet: model.unet.layout, vae: model.vaeLayout, parameters: p,
                        workers: Parallel.workerCount)
     }
 

@@ -37,3 +37,28 @@ final class UNetLayoutTests: XCTestCase {
         XCTAssertFalse(manifest.keys.contains { $0.hasPrefix("up_blocks.3.attentions.") })
     }
 }
+
+/// The VAE's one description: encoder and decoder widths, and the decoder mid block that stores more than it runs.
+final class VAELayoutTests: XCTestCase {
+    func testSVDVAEBlocks() {
+        let l = VAELayout(blockOutChannels: [128, 256, 512, 512], layersPerBlock: 2, latentChannels: 4)
+        XCTAssertEqual(l.encoder.map(\.inChannels), [128, 128, 256, 512])
+        XCTAssertEqual(l.encoder.map(\.resample), [true, true, true, false])
+        XCTAssertEqual(l.decoder.map(\.inChannels), [512, 512, 512, 256])
+        XCTAssertEqual(l.decoder.map(\.outChannels), [512, 512, 256, 128])
+        XCTAssertEqual(l.decoder.map(\.resnets), [3, 3, 3, 3])
+        XCTAssertEqual(l.midChannels, 512)
+        XCTAssertTrue(l.decoderMidRunsAttention)
+    }
+
+    func testADecoderMidBlockOfThreeStoresThreeResnetsButRunsTwo() {
+        let l = VAELayout(blockOutChannels: [32, 64], layersPerBlock: 3, latentChannels: 4)
+        XCTAssertEqual(l.decoderMidResnetsStored, 3)
+        XCTAssertEqual(l.decoderMidResnetsRun, 2)
+        XCTAssertTrue(WeightManifest.vae(l).keys.contains { $0.hasPrefix("decoder.mid_block.resnets.2.") },
+                      "stored weights are expected, so they load without a warning")
+        let one = VAELayout(blockOutChannels: [32, 64], layersPerBlock: 1, latentChannels: 4)
+        XCTAssertFalse(one.decoderMidRunsAttention)
+        XCTAssertEqual(one.decoderMidResnetsRun, 1)
+    }
+}

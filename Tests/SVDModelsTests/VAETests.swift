@@ -13,11 +13,10 @@ final class VAETests: XCTestCase {
         let config = try JSONValue.parse(Data(contentsOf: dir.appendingPathComponent("config.json")))
         let blocks = try XCTUnwrap(config["block_out_channels"]?.arrayValue?.compactMap(\.intValue))
         let weights = try SafeTensorsFile(path: dir.appendingPathComponent("diffusion_pytorch_model.safetensors").path)
-        return try AutoencoderKLTemporalDecoder(
-            Weights(source(weights)), blockOutChannels: blocks,
-            layersPerBlock: try XCTUnwrap(config["layers_per_block"]?.intValue),
-            latentChannels: try XCTUnwrap(config["latent_channels"]?.intValue),
-            scalingFactor: try XCTUnwrap(config["scaling_factor"]?.doubleValue))
+        let layout = VAELayout(blockOutChannels: blocks, layersPerBlock: try XCTUnwrap(config["layers_per_block"]?.intValue),
+                               latentChannels: try XCTUnwrap(config["latent_channels"]?.intValue))
+        return try AutoencoderKLTemporalDecoder(Weights(source(weights)), layout: layout,
+                                                scalingFactor: try XCTUnwrap(config["scaling_factor"]?.doubleValue))
     }
 
     static func reference(_ name: String) throws -> SafeTensorsFile {
@@ -159,8 +158,8 @@ final class VAETests: XCTestCase {
     func testMismatchedConfigThrows() throws {
         let path = Fixtures.demoModel.appendingPathComponent("vae/diffusion_pytorch_model.safetensors").path
         let weights = Weights(try SafeTensorsFile(path: path))
-        XCTAssertThrowsError(try AutoencoderKLTemporalDecoder(weights, blockOutChannels: [32, 64, 64, 64], layersPerBlock: 2,
-                                                              latentChannels: 4, scalingFactor: 0.18215)) { error in
+        let layout = VAELayout(blockOutChannels: [32, 64, 64, 64], layersPerBlock: 2, latentChannels: 4)
+        XCTAssertThrowsError(try AutoencoderKLTemporalDecoder(weights, layout: layout, scalingFactor: 0.18215)) { error in
             XCTAssertEqual((error as? WeightShapeError)?.key, "encoder.down_blocks.1.resnets.0.norm2.weight")
         }
     }

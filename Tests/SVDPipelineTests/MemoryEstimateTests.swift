@@ -46,8 +46,9 @@ final class MemoryEstimateTests: XCTestCase {
 
     func testJobsThatCannotFitAreRefusedWithAdvice() throws {
         let a = UNetLayout(try UNetConfig())   // diffusers' defaults: SVD-XT
+        let svdVAE = VAELayout(blockOutChannels: [128, 256, 512, 512], layersPerBlock: 2, latentChannels: 4)
         let p = VideoParameters(seed: Seed(UInt64(1)), numFrames: 25, width: 1024, height: 576)
-        let estimate = MemoryEstimate(unet: a, vaeChannels: [128, 256, 512, 512], parameters: p, workers: 2)
+        let estimate = MemoryEstimate(unet: a, vae: svdVAE, parameters: p, workers: 2)
         XCTAssertThrowsError(try estimate.check(available: 1 << 30)) { error in
             guard case let PipelineError.insufficientMemory(required, available, advice)? = error as? PipelineError else {
                 return XCTFail("wrong error \(error)")
@@ -61,13 +62,13 @@ final class MemoryEstimateTests: XCTestCase {
         // Smaller decode chunks lower the decode estimate (and only that).
         var small = p
         small.decodeChunkSize = 4
-        let smaller = MemoryEstimate(unet: a, vaeChannels: [128, 256, 512, 512], parameters: small, workers: 2)
+        let smaller = MemoryEstimate(unet: a, vae: svdVAE, parameters: small, workers: 2)
         XCTAssertLessThan(smaller.decodeBytes, estimate.decodeBytes)
         XCTAssertEqual(smaller.unetBytes, estimate.unetBytes)
         // The streamed decoder's full-resolution chunk of 8 fits beside the weights (~2 GiB) in 16 GiB.
         var eight = p
         eight.decodeChunkSize = 8
-        let chunk8 = MemoryEstimate(unet: a, vaeChannels: [128, 256, 512, 512], parameters: eight, workers: 2)
+        let chunk8 = MemoryEstimate(unet: a, vae: svdVAE, parameters: eight, workers: 2)
         XCTAssertLessThan(chunk8.decodeBytes + chunk8.scratchBytes, 12 << 30)
         print("full-size SVD-XT estimate: UNet \(estimate.unetBytes.gibibytes), decode(25) \(estimate.decodeBytes.gibibytes), decode(8) \(chunk8.decodeBytes.gibibytes), decode(4) \(smaller.decodeBytes.gibibytes), scratch \(estimate.scratchBytes.gibibytes)")
     }
