@@ -4,8 +4,8 @@ import SVDMedia
 import SVDPipeline
 
 /// The job `rerender` renders: the recipe's own, or a variation of it with `--set` values and `--format`.
-/// It is built as the CSV row the recipe stands for and checked by `RowValidator`, so `--set` values follow
-/// exactly the rules (and get exactly the messages) of CSV cells.
+/// The recipe's typed values make a `JobDraft` checked by `RowValidator`; `--set` values are parsed into it as
+/// CSV cells are, so they follow exactly the rules (and get exactly the messages) of CSV cells.
 struct RerenderJob {
     let spec: JobSpec
     let model: ModelRecord
@@ -57,15 +57,9 @@ struct RerenderJob {
                      validator: RowValidator, catalog: ModelCatalog) throws -> RerenderJob {
         _ = try standardEncoder(of: recipe)
         let v = recipe.parameters.video
-        var cells: [JobColumn: String] = [
-            .image: image.path, .seed: v.seed.text, .name: stem, .width: "\(v.width)", .height: "\(v.height)",
-            .numFrames: "\(v.numFrames)", .numInferenceSteps: "\(v.numInferenceSteps)", .fps: "\(v.fps)",
-            .motionBucketId: "\(v.motionBucketId)", .noiseAugStrength: "\(v.noiseAugStrength)",
-            .minGuidanceScale: "\(v.minGuidanceScale)", .maxGuidanceScale: "\(v.maxGuidanceScale)",
-            .decodeChunkSize: "\(v.decodeChunkSize)", .format: (format ?? recipe.encoder.format).rawValue,
-        ]
+        var draft = JobDraft(v, image: image.path, name: stem, format: format ?? recipe.encoder.format)
         let recorded: JobSpec
-        switch validator.validate(JobRow(line: 0, cells: cells)) {
+        switch validator.validate(draft) {
         case let .success(spec): recorded = spec
         case let .failure(error):
             throw RerenderError.invalidJob(error.reasons.map { "the recorded job cannot be rendered: \($0)" })
@@ -75,21 +69,23 @@ struct RerenderJob {
         let columns = Set(overrides.map(\.column))
         // A decode chunk equal to the frame count is diffusers' default: it follows a new num_frames.
         if columns.contains(.numFrames), !columns.contains(.decodeChunkSize), v.decodeChunkSize == v.numFrames {
-            cells[.decodeChunkSize] = nil
+            draft.integers[.decodeChunkSize] = nil
         }
         if !columns.contains(.name) {
-            cells[.name] = stem + overrides.map { "-" + ParameterOverride.nameFragment($0.column, $0.values[0]) }.joined()
+            draft.name = stem + overrides.map { "-" + ParameterOverride.nameFragment($0.column, $0.values[0]) }.joined()
         }
-        var changed = cells
-        for override in overrides { changed[override.column] = override.values[0] }
-        switch validator.validate(JobRow(line: 0, cells: changed)) {
+        var changed = draft
+        for override in overrides { changed.set(override.column, text: override.values[0]) }
+        switch validator.validate(changed) {
         case let .success(spec):
             return try finish(spec, recipe: recipe, catalog: catalog)
         case let .failure(error):
             var problems: [String] = []
             for override in overrides {
-                if case let .failure(alone) = validator.validate(JobRow(line: 0, cells: cells.merging([override.column: override.values[0]]) { $1 })) {
-                    problems += alone.reasons.map { "\(override.quoted): \($0)" }
+                var alone = draft
+                alone.set(override.column, text: override.values[0])
+                if case let .failure(aloneError) = validator.validate(alone) {
+                    problems += aloneError.reasons.map { "\(override.quoted): \($0)" }
                 }
             }
             if problems.isEmpty { problems = error.reasons.map { "\(overrides.map(\.quoted).joined(separator: " ")): \($0)" } }
