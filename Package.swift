@@ -59,7 +59,10 @@ let package = Package(
         .testTarget(name: "SVDPipelineTests", dependencies: ["SVDPipeline", "SVDModels", "SVDMedia", "TestSupport"],
                     swiftSettings: optimised),
         .testTarget(name: "SVDMediaTests", dependencies: ["SVDMedia", "TestSupport"], swiftSettings: optimised),
-        .testTarget(name: "SVDBatchTests", dependencies: ["SVDBatch", "TestSupport"]),
+        .target(name: "BatchTestSupport", dependencies: ["SVDBatch", "SVDMedia", "TestSupport"], path: "Tests/BatchTestSupport"),
+        .testTarget(name: "SVDBatchTests", dependencies: ["SVDBatch", "BatchTestSupport", "TestSupport"]),
+        // The built `svdbatch` executable as a user runs it: processes, signals, exit statuses, the README's commands.
+        .testTarget(name: "CLITests", dependencies: ["SVDBatch", "SVDMedia", "BatchTestSupport", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

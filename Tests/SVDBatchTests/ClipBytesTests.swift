@@ -1,4 +1,5 @@
 import Foundation
+import BatchTestSupport
 import XCTest
 
 /// Reruns must give byte-identical files in every format, also across processes whose earlier work left

@@ -1,4 +1,5 @@
 import Foundation
+import BatchTestSupport
 import SVDCore
 import SVDMedia
 import TestSupport

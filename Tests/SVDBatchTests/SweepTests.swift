@@ -1,4 +1,5 @@
 import Foundation
+import BatchTestSupport
 import SVDBatch
 import SVDCore
 import SVDMedia

@@ -5,10 +5,10 @@ import TestSupport
 import XCTest
 
 /// A scratch folder with the two CC0 fixture photos as cat.png and coffee.png, removed after the test.
-final class Workspace {
-    let root: URL
+public final class Workspace {
+    public let root: URL
 
-    init() throws {
+    public init() throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("svdbatch-tests-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: Fixtures.casePath("basic", "input.png"), toPath: url("cat.png").path)
@@ -17,42 +17,42 @@ final class Workspace {
 
     deinit { try? FileManager.default.removeItem(at: root) }
 
-    func url(_ relative: String) -> URL { root.appendingPathComponent(relative) }
+    public func url(_ relative: String) -> URL { root.appendingPathComponent(relative) }
 
     /// Writes a job list named `name`.
-    func csv(_ name: String, _ text: String) throws {
+    public func csv(_ name: String, _ text: String) throws {
         try Data(text.utf8).write(to: url(name))
     }
 
     /// Writes jobs.csv.
-    func csv(_ text: String) throws { try csv("jobs.csv", text) }
+    public func csv(_ text: String) throws { try csv("jobs.csv", text) }
 
-    func files(in folder: String) -> [String] {
+    public func files(in folder: String) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: url(folder).path)) ?? []).sorted()
     }
 
-    func visibleFiles(in folder: String) -> [String] { files(in: folder).filter { !$0.hasPrefix(".") } }
+    public func visibleFiles(in folder: String) -> [String] { files(in: folder).filter { !$0.hasPrefix(".") } }
 }
 
 /// Tiny jobs: the demo model renders one in well under a second on 2 cores.
-enum Tiny {
-    static let columns = "image,seed,name,width,height,num_frames,num_inference_steps"
-    static func row(_ image: String = "cat.png", seed: String, name: String = "", steps: Int = 2, frames: Int = 3) -> String {
+public enum Tiny {
+    public static let columns = "image,seed,name,width,height,num_frames,num_inference_steps"
+    public static func row(_ image: String = "cat.png", seed: String, name: String = "", steps: Int = 2, frames: Int = 3) -> String {
         "\(image),\(seed),\(name),64,64,\(frames),\(steps)"
     }
-    static func csv(_ rows: [String]) -> String { ([columns] + rows).joined(separator: "\n") + "\n" }
+    public static func csv(_ rows: [String]) -> String { ([columns] + rows).joined(separator: "\n") + "\n" }
 }
 
-struct RunOutput {
-    let result: BatchResult
-    let messages: String
-    let output: String
-    var status: ExitStatus { result.status }
+public struct RunOutput {
+    public let result: BatchResult
+    public let messages: String
+    public let output: String
+    public var status: ExitStatus { result.status }
 }
 
 extension Workspace {
     /// Runs the batch in-process with the demo model, logging into buffers.
-    func run(_ csv: String = "jobs.csv", out: String = "out", configure: (inout BatchOptions) -> Void = { _ in }) -> RunOutput {
+    public func run(_ csv: String = "jobs.csv", out: String = "out", configure: (inout BatchOptions) -> Void = { _ in }) -> RunOutput {
         var options = BatchOptions(csvPath: url(csv).path, workingDirectory: root, environment: Self.environment)
         options.outputDirectory = url(out).path
         configure(&options)
@@ -63,7 +63,7 @@ extension Workspace {
 
     /// The environment with the demo model as the default model, as a script names it (tests run without a
     /// terminal, where a missing model is an error).
-    static var environment: [String: String] {
+    public static var environment: [String: String] {
         var env = ProcessInfo.processInfo.environment
         env["SVDBATCH_MODEL"] = ModelResolver.demoKeyword
         env["XDG_CACHE_HOME"] = cacheFolder.path
@@ -71,23 +71,23 @@ extension Workspace {
     }
 
     /// This test process's own cache folder (speed figures, digests), so tests never touch the user's.
-    static let cacheFolder = FileManager.default.temporaryDirectory.appendingPathComponent("svdbatch-test-cache-\(getpid())")
+    public static let cacheFolder = FileManager.default.temporaryDirectory.appendingPathComponent("svdbatch-test-cache-\(getpid())")
 
-    func recipe(_ relative: String) throws -> Recipe {
+    public func recipe(_ relative: String) throws -> Recipe {
         let probe = try ClipReader.probe(url(relative))
         return try Recipe.decode(comment: probe.comment, file: relative)
     }
 
-    func framesSHA(_ relative: String) throws -> String { try recipe(relative).framesSHA256 }
+    public func framesSHA(_ relative: String) throws -> String { try recipe(relative).framesSHA256 }
 
-    func manifest(_ out: String = "out", shard: Shard? = nil) throws -> [ManifestEntry] {
+    public func manifest(_ out: String = "out", shard: Shard? = nil) throws -> [ManifestEntry] {
         try Manifest.read(url(out).appendingPathComponent(Shard.manifestFileName(shard)))
     }
 }
 
 /// The `svdbatch` executable built next to this test bundle, run as a separate process.
-enum SVDBatchBinary {
-    static func url() throws -> URL {
+public enum SVDBatchBinary {
+    public static func url() throws -> URL {
         let bundleFolder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
         for folder in [bundleFolder, Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()] {
             let candidate = folder.appendingPathComponent("svdbatch")
@@ -97,7 +97,7 @@ enum SVDBatchBinary {
     }
 
     /// Starts `svdbatch ARGS` in `directory`; output goes to `log`.
-    static func start(_ arguments: [String], in directory: URL, log: URL) throws -> Process {
+    public static func start(_ arguments: [String], in directory: URL, log: URL) throws -> Process {
         let process = Process()
         process.executableURL = try url()
         process.arguments = arguments
@@ -111,7 +111,7 @@ enum SVDBatchBinary {
         return process
     }
 
-    static func run(_ arguments: [String], in directory: URL, log: URL) throws -> Int32 {
+    public static func run(_ arguments: [String], in directory: URL, log: URL) throws -> Int32 {
         let process = try start(arguments, in: directory, log: log)
         process.waitUntilExit()
         return process.terminationStatus
@@ -119,7 +119,7 @@ enum SVDBatchBinary {
 }
 
 /// Polls until `condition` holds or `timeout` passes.
-func waitFor(_ timeout: TimeInterval = 120, _ condition: () -> Bool) -> Bool {
+public func waitFor(_ timeout: TimeInterval = 120, _ condition: () -> Bool) -> Bool {
     let deadline = Date().addingTimeInterval(timeout)
     while Date() < deadline {
         if condition() { return true }
