@@ -48,11 +48,11 @@ struct FrameRenderer {
         let p = job.parameters
         let resume = job.checkpoint.flatMap { resumable($0, job: job) }
         let first = resume?.stepsDone ?? 0
+        meter.jobStarted(job.estimate, stepsLeft: p.numInferenceSteps - first)
         reporter.info("\(resume == nil ? "rendering" : "resuming") \(job.label)"
             + (resume.map { " from step \($0.stepsDone)/\(p.numInferenceSteps)" } ?? "")
             + ": \(p.width)×\(p.height), \(p.numFrames) frames, \(p.numInferenceSteps) steps, seed \(p.seed)"
-            + (job.estimate.map { ", about \(DurationText.text($0.total * meter.correction))" } ?? ""))
-        meter.jobStarted(job.estimate)
+            + (meter.current.map { ", about \(DurationText.text($0.total * meter.correction))" } ?? ""))
         reporter.jobStarted(name: job.name, index: index, count: count, firstStep: first,
                             totalSteps: p.numInferenceSteps, batch: meter.progress)
         defer { reporter.jobEnded() }

@@ -21,21 +21,8 @@ struct PlanEstimates {
         for group in plan.jobsByModel {
             let jobs = group.filter(\.decision.renders)
             guard let facts = jobs.first?.spec.model else { continue }
-            let key = SpeedCalibration.key(facts)
-            var rates = calibration.rates(for: key)
-            if rates == nil {
-                let start = Date()
-                do {
-                    let measured = try SpeedProbe.measure(facts)
-                    calibration.record(measured, for: key)
-                    rates = measured
-                    reporter?.notice("measured this machine's speed with model \(facts.model.name) for time estimates in \(DurationText.text(Date().timeIntervalSince(start))) (once per CPU, thread count and model; kept in \(calibration.file.path))")
-                } catch {
-                    reporter?.warning("no time estimate for the jobs of model \(facts.model.name): measuring its speed failed: \(error)")
-                    continue
-                }
-            }
-            guard let rates else { continue }
+            guard let rates = calibration.rates(for: facts, reporter: reporter, measure: { try SpeedProbe.measure(facts) })
+            else { continue }
             sources.append("model \(facts.model.name): rates measured \(rates.measured)")
             loads[facts.groupKey] = rates.loadSeconds
             for job in jobs {

@@ -26,20 +26,11 @@ struct RerenderRenderer {
         let loadSeconds = Date().timeIntervalSince(loadStart)
         reporter.info("model loaded in \(DurationText.text(loadSeconds)); \(Parallel.workerCount) engine threads")
 
-        let key = SpeedCalibration.key(facts)
-        var rates = calibration.rates(for: key)
-        if rates == nil {
-            let start = Date()
-            rates = try? SpeedProbe.measure(facts, pipeline: pipeline, loadSeconds: loadSeconds)
-            if let rates {
-                calibration.record(rates, for: key)
-                reporter.notice("measured this machine's speed with model \(facts.model.name) for time estimates in \(DurationText.text(Date().timeIntervalSince(start))) (once per CPU, thread count and model)")
-            }
-        }
-        let resumeSteps = checkpoint.flatMap { try? CheckpointFile.read($0) }.flatMap { state in
-            state.mismatch(jobKey: job.jobKey, totalSteps: spec.parameters.numInferenceSteps) == nil ? state.checkpoint.stepsDone : nil
-        } ?? 0
-        let estimate = rates?.estimate(facts.work(spec.parameters), stepsLeft: spec.parameters.numInferenceSteps - resumeSteps,
+        let rates = calibration.rates(for: facts, reporter: reporter, measure: {
+            try SpeedProbe.measure(facts, pipeline: pipeline, loadSeconds: loadSeconds)
+        })
+        // Every step; `FrameRenderer` leaves out the ones a checkpoint already holds.
+        let estimate = rates?.estimate(facts.work(spec.parameters), stepsLeft: spec.parameters.numInferenceSteps,
                                        format: spec.format)
         let meter = WorkMeter(estimates: [estimate], loadSeconds: 0)
         let start = Date()

@@ -32,9 +32,25 @@ final class SpeedCalibration {
 
     func rates(for key: String) -> SpeedRates? { entries[key] }
 
+    /// The model's stored rates, else measured now with `measure` (and stored), with a notice; nil with a
+    /// warning when measuring fails: estimates never stop a run.
+    func rates(for facts: ModelFacts, reporter: BatchReporter?, measure: () throws -> SpeedRates) -> SpeedRates? {
+        let key = Self.key(facts)
+        if let known = entries[key] { return known }
+        let start = Date()
+        do {
+            let measured = try measure()
+            record(measured, for: key)
+            reporter?.notice("measured this machine's speed with model \(facts.model.name) for time estimates in \(DurationText.text(Date().timeIntervalSince(start))) (once per CPU, thread count and model; kept in \(file.path))")
+            return measured
+        } catch {
+            reporter?.warning("no time estimate for the jobs of model \(facts.model.name): measuring its speed failed: \(error)")
+            return nil
+        }
+    }
+
     /// Stores `rates` and saves, merged with whatever another process saved meanwhile.
     func record(_ rates: SpeedRates, for key: String) {
-        entries[key] = rates
         var merged = Self.load(file)
         merged[key] = rates
         entries = merged

@@ -15,7 +15,8 @@ final class WorkMeter {
     private let complete: Bool
     private let clock: () -> Date
 
-    private var current: JobEstimate?
+    /// The current job's estimate, its steps those still to run.
+    private(set) var current: JobEstimate?
     private var currentStart = Date()
     private var currentStepSeconds = 0.0
     private var currentSteps = 0
@@ -43,8 +44,15 @@ final class WorkMeter {
     /// A model that failed to load: its estimated load is dropped with its jobs (`jobSkipped`).
     func modelFailed(estimated: Double?) { remaining -= estimated ?? 0 }
 
-    func jobStarted(_ estimate: JobEstimate?) {
-        current = estimate
+    /// A job starts with `stepsLeft` steps to run: a checkpoint found now (or gone since planning) moves its
+    /// estimate's steps, and the run's remaining time with them.
+    func jobStarted(_ estimate: JobEstimate?, stepsLeft: Int) {
+        var e = estimate
+        if let planned = estimate, planned.steps != stepsLeft {
+            remaining += Double(stepsLeft - planned.steps) * planned.step
+            e?.steps = stepsLeft
+        }
+        current = e
         currentStart = clock()
         currentStepSeconds = 0
         currentSteps = 0

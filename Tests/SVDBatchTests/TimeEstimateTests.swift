@@ -77,7 +77,7 @@ final class TimeEstimateTests: XCTestCase {
         let meter = WorkMeter(estimates: [job, job], loadSeconds: 2, clock: { now })
         XCTAssertEqual(meter.progress.eta, 34)
         meter.modelLoaded(estimated: 2, seconds: 2)
-        meter.jobStarted(job)
+        meter.jobStarted(job, stepsLeft: 3)
         XCTAssertEqual(meter.jobETA(stepsLeft: 3), 6 + 4 + 5, "steps, decoding and writing")
         now += 1
         meter.stepFinished(seconds: 4)   // twice the estimated 2 s
@@ -95,7 +95,7 @@ final class TimeEstimateTests: XCTestCase {
         XCTAssertEqual(meter.progress.eta!, 16 * 25 / 18.0, accuracy: 1e-9)
         XCTAssertEqual(meter.progress.fraction, 18.0 / 34, accuracy: 1e-9)
         // A job that stops early takes the rest of its estimate with it.
-        meter.jobStarted(job)
+        meter.jobStarted(job, stepsLeft: 3)
         meter.jobEnded(finished: false)
         XCTAssertEqual(meter.progress.eta!, 0, accuracy: 1e-9)
     }
