@@ -16,9 +16,9 @@ public struct ModelFacts: Sendable {
     public let loadedVariant: String
     /// How the weights were chosen (e.g. a fallback to fp16, a single file's variant).
     public let notes: [String]
-    /// The networks' configs: what the memory and time estimates need.
-    let unetConfig: UNetConfig
-    let vaeConfig: VAEConfig
+    /// The networks' structure, worked out once per model: what the memory and time estimates of every row need.
+    let unetLayout: UNetLayout
+    let vaeLayout: VAELayout
     let imageEncoderConfig: CLIPVisionConfig
     /// The folder `loadedFiles` are relative to (the model folder, or the folder of a checkpoint file).
     let fingerprintRoot: URL
@@ -48,7 +48,7 @@ public final class ModelCatalog {
             let directory = try ModelDirectory(url: model.location, variant: variant)
             return ModelFacts(model: model, variant: variant, defaultFrames: directory.unetConfig.numFrames,
                               loadedVariant: Self.describe(directory.loadedVariants), notes: directory.notes,
-                              unetConfig: directory.unetConfig, vaeConfig: directory.vaeConfig,
+                              unetLayout: UNetLayout(directory.unetConfig), vaeLayout: VAELayout(directory.vaeConfig),
                               imageEncoderConfig: directory.imageEncoderConfig,
                               fingerprintRoot: directory.fingerprintRoot, loadedFiles: directory.loadedFiles)
         }
@@ -76,7 +76,7 @@ extension ModelFacts {
     /// Why a job with these parameters would be refused before rendering for want of memory (the check the
     /// pipeline makes), so that a dry run and the plan say it at once; nil when it fits.
     func memoryProblem(_ p: VideoParameters) -> String? {
-        let estimate = MemoryEstimate(unet: UNetLayout(unetConfig), vae: VAELayout(vaeConfig), parameters: p,
+        let estimate = MemoryEstimate(unet: unetLayout, vae: vaeLayout, parameters: p,
                                       workers: Parallel.workerCount)
         do { try estimate.check(available: MemoryEstimate.availableBytes()) } catch { return "\(error)" }
         return nil
@@ -84,13 +84,13 @@ extension ModelFacts {
 
     /// The nominal work of a job with these parameters.
     func work(_ p: VideoParameters) -> RenderWork {
-        RenderWork(unet: unetConfig, vae: vaeConfig, imageEncoder: imageEncoderConfig, parameters: p)
+        RenderWork(unet: unetLayout, vae: vaeLayout, imageEncoder: imageEncoderConfig, parameters: p)
     }
 
     /// The same facts for another spelling of the same folder (recipes keep the name the user gave).
     func renamed(_ model: ResolvedModel) -> ModelFacts {
         ModelFacts(model: model, variant: variant, defaultFrames: defaultFrames, loadedVariant: loadedVariant,
-                   notes: notes, unetConfig: unetConfig, vaeConfig: vaeConfig, imageEncoderConfig: imageEncoderConfig,
+                   notes: notes, unetLayout: unetLayout, vaeLayout: vaeLayout, imageEncoderConfig: imageEncoderConfig,
                    fingerprintRoot: fingerprintRoot,
                    loadedFiles: loadedFiles)
     }

@@ -52,8 +52,12 @@ public enum OperationCount {
     /// chunks of `chunkSize` frames, as the pipeline decodes them.
     public static func temporalDecoder(_ c: VAEConfig, frames: Int, chunkSize: Int, latentHeight: Int,
                                        latentWidth: Int) -> Int {
+        temporalDecoder(VAELayout(c), frames: frames, chunkSize: chunkSize, latentHeight: latentHeight, latentWidth: latentWidth)
+    }
+
+    public static func temporalDecoder(_ l: VAELayout, frames: Int, chunkSize: Int, latentHeight: Int,
+                                       latentWidth: Int) -> Int {
         precondition(chunkSize >= 1, "decode chunk size must be positive")
-        let l = VAELayout(c)
         return stride(from: 0, to: frames, by: chunkSize).reduce(0) { total, start in
             total + temporalDecoderChunk(l, frames: min(chunkSize, frames - start), latentHeight: latentHeight,
                                          latentWidth: latentWidth)
@@ -62,7 +66,10 @@ public enum OperationCount {
 
     /// The VAE encoder and quant_conv on `images` images of height × width pixels.
     public static func vaeEncoder(_ c: VAEConfig, images: Int = 1, height: Int, width: Int) -> Int {
-        let l = VAELayout(c)
+        vaeEncoder(VAELayout(c), images: images, height: height, width: width)
+    }
+
+    public static func vaeEncoder(_ l: VAELayout, images: Int = 1, height: Int, width: Int) -> Int {
         var t = Tally()
         var (h, w) = (height, width)
         t.conv(outputs: images * h * w, l.imageChannels, l.encoder[0].inChannels, kernel: 9)

@@ -15,7 +15,7 @@ public struct RenderWork: Sendable, Equatable {
     /// Frames × pixels written to the clip.
     public let writtenPixels: Int
 
-    public init(unet: UNetConfig, vae: VAEConfig, imageEncoder clip: CLIPVisionConfig, parameters p: VideoParameters) {
+    public init(unet: UNetLayout, vae: VAELayout, imageEncoder clip: CLIPVisionConfig, parameters p: VideoParameters) {
         let h = p.height / 8, w = p.width / 8
         imageEncoder = OperationCount.clipVision(clip)
         vaeEncode = OperationCount.vaeEncoder(vae, height: p.height, width: p.width)
@@ -27,7 +27,8 @@ public struct RenderWork: Sendable, Equatable {
     }
 
     public init(_ d: ModelDirectory, parameters p: VideoParameters) {
-        self.init(unet: d.unetConfig, vae: d.vaeConfig, imageEncoder: d.imageEncoderConfig, parameters: p)
+        self.init(unet: UNetLayout(d.unetConfig), vae: VAELayout(d.vaeConfig), imageEncoder: d.imageEncoderConfig,
+                  parameters: p)
     }
 
     /// Every network call of a render of `steps` steps.
