@@ -19,7 +19,8 @@ public enum Batch {
         let planner = Planner(options: options, resolver: ModelResolver(environment: options.environment, attended: options.attended),
                               catalog: ModelCatalog(variant: options.variant))
         let run = PlannedRun(outputDirectory: outputDirectory, shard: options.shard, dryRun: options.dryRun,
-                             environment: options.environment, runnerOptions: options, console: console,
+                             environment: options.environment, source: options.csvPath, saveFrames: options.saveFrames,
+                             force: options.force, console: console,
                              reporter: reporter, stop: stop)
         switch run.execute(makePlan: planner.plan, startLine: { plan in
             let shard = plan.shard.map { " (shard \($0): \(plan.jobs.count) of \(plan.jobs.count + plan.otherShardJobs) valid jobs)" } ?? ""

@@ -8,7 +8,10 @@ import SVDPipeline
 /// model group after model group (one model in memory at a time), one manifest line per job.
 struct BatchRunner {
     let plan: BatchPlan
-    let options: BatchOptions
+    /// How messages name the job list ("jobs.csv", "sweep cat.png cell").
+    let source: String
+    let saveFrames: Bool
+    let force: Bool
     let reporter: BatchReporter
     let stop: StopFlag
     let manifest: Manifest
@@ -27,7 +30,7 @@ struct BatchRunner {
         }
 
         for row in plan.rejected {
-            reporter.error("\(options.csvPath):\(row.line): \(row)")
+            reporter.error("\(source):\(row.line): \(row)")
             try record(line: row.line, name: row.name,
                        output: row.outputFileName.map { plan.outputDirectory.appendingPathComponent($0) },
                        status: .failed, seconds: 0, key: nil, error: row.description)
@@ -40,7 +43,7 @@ struct BatchRunner {
                 try record(line: job.spec.line, name: job.spec.name, output: job.output, status: .upToDate, seconds: 0,
                            key: job.jobKey, error: nil)
             case let .conflict(reason):
-                reporter.error("\(options.csvPath):\(job.spec.line): conflict: \(reason)")
+                reporter.error("\(source):\(job.spec.line): conflict: \(reason)")
                 try record(line: job.spec.line, name: job.spec.name, output: job.output, status: .conflict, seconds: 0,
                            key: job.jobKey, error: reason)
             case .render, .resume, .replace:
@@ -70,7 +73,7 @@ struct BatchRunner {
                 for job in jobs {
                     index += 1
                     let message = "model \(facts.model.name) could not be loaded: \(error)"
-                    reporter.error("\(options.csvPath):\(job.spec.line): \(message)")
+                    reporter.error("\(source):\(job.spec.line): \(message)")
                     meter.jobSkipped(estimates.job(job))
                     try record(line: job.spec.line, name: job.spec.name, output: job.output, status: .failed,
                                seconds: 0, key: job.jobKey, error: message)
@@ -78,7 +81,7 @@ struct BatchRunner {
                 continue
             }
             let renderer = JobRenderer(frames: FrameRenderer(pipeline: pipeline, stop: stop, reporter: reporter, meter: meter),
-                                       saveFrames: options.saveFrames, force: options.force)
+                                       saveFrames: saveFrames, force: force)
             let speedKey = SpeedCalibration.key(facts)
             for job in jobs {
                 if let signal = stop.requested { return (entries, signal) }
@@ -98,7 +101,7 @@ struct BatchRunner {
                 case .interrupted:
                     reporter.warning("\(job.spec.outputFileName): \(outcome.error ?? "interrupted")")
                 case .failed, .conflict:
-                    reporter.error("\(options.csvPath):\(job.spec.line): \(job.spec.outputFileName): \(outcome.error ?? "failed")")
+                    reporter.error("\(source):\(job.spec.line): \(job.spec.outputFileName): \(outcome.error ?? "failed")")
                 }
                 try record(line: job.spec.line, name: job.spec.name, output: job.output, status: outcome.status,
                            seconds: seconds, key: outcome.jobKey, error: outcome.error,

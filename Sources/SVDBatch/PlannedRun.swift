@@ -10,8 +10,10 @@ struct PlannedRun {
     let shard: Shard?
     let dryRun: Bool
     let environment: [String: String]
-    /// Options the runner reads (saveFrames, force, the CSV's name in messages).
-    let runnerOptions: BatchOptions
+    /// How messages name the job list, and what the runner does with frames and files in the way.
+    let source: String
+    let saveFrames: Bool
+    let force: Bool
     let console: BatchConsole
     let reporter: BatchReporter
     let stop: StopFlag
@@ -68,7 +70,7 @@ struct PlannedRun {
         BatchRunner.removeStaleTemporaries(plan)
         reporter.info(startLine(plan) + ": \(PlanPrinter.summary(plan)); \(Parallel.workerCount) engine threads"
             + RunSession.estimateText(plan, estimates))
-        let runner = BatchRunner(plan: plan, options: runnerOptions, reporter: reporter, stop: stop, manifest: manifest,
+        let runner = BatchRunner(plan: plan, source: source, saveFrames: saveFrames, force: force, reporter: reporter, stop: stop, manifest: manifest,
                                  estimates: estimates, calibration: calibration)
         do {
             let (entries, stoppedBy) = try runner.run()

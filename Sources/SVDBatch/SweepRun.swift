@@ -52,10 +52,9 @@ public enum Sweep {
         let grid = SweepGrid(design: design, specs: specs, directory: outputDirectory,
                              format: formats.count == 1 ? formats.first! : options.format ?? .mp4)
         let shape = "\(design.seeds.count) seed\(design.seeds.count == 1 ? "" : "s") × \(design.combinations.count) combination\(design.combinations.count == 1 ? "" : "s") = \(specs.count) cell\(specs.count == 1 ? "" : "s")"
-        var runnerOptions = BatchOptions(csvPath: "sweep \(options.imagePath) cell")
-        runnerOptions.settings = options.settings
         let run = PlannedRun(outputDirectory: outputDirectory, shard: nil, dryRun: options.dryRun,
-                             environment: options.environment, runnerOptions: runnerOptions, console: console,
+                             environment: options.environment, source: "sweep \(options.imagePath) cell", saveFrames: false,
+                             force: options.force, console: console,
                              reporter: reporter, stop: stop)
         let outcome = run.execute(makePlan: {
             let plan = SpecPlanner(source: "sweep:" + image, outputDirectory: outputDirectory, catalog: catalog,

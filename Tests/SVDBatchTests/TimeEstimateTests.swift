@@ -110,8 +110,8 @@ final class TimeEstimateTests: XCTestCase {
         let cache = ws.url("cache")
         let facts = try demoFacts()
         SpeedCalibration(directory: cache.appendingPathComponent("svdbatch")).record(rates, for: SpeedCalibration.key(facts))
-        try ws.csv(Tiny.csv([Tiny.row(seed: "1", name: "a"), Tiny.row(seed: "2", name: "b", steps: 4) + ",", "cat.png,3,c,64,64,3,2,webm"]
-            .map { $0 }).replacingOccurrences(of: "num_inference_steps\n", with: "num_inference_steps,format\n"))
+        try ws.csv(Tiny.columns + ",format\n" + [Tiny.row(seed: "1", name: "a") + ",", Tiny.row(seed: "2", name: "b", steps: 4) + ",",
+                                                  Tiny.row(seed: "3", name: "c") + ",webm"].joined(separator: "\n") + "\n")
         let run = ws.run { options in
             options.dryRun = true
             options.environment["XDG_CACHE_HOME"] = cache.path
