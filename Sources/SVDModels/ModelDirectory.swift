@@ -260,12 +260,12 @@ public enum ModelLayout: Equatable, Sendable {
 /// decoded and checked, and the weights of the UNet, the VAE and the CLIP image encoder opened and validated
 /// against their configs.
 public struct ModelDirectory: Sendable {
-    public static let modelIndexFile = "model_index.json"
-    public static let unetConfigFile = "unet/config.json"
-    public static let vaeConfigFile = "vae/config.json"
-    public static let imageEncoderConfigFile = "image_encoder/config.json"
-    public static let schedulerConfigFile = "scheduler/scheduler_config.json"
-    public static let featureExtractorConfigFile = "feature_extractor/preprocessor_config.json"
+    public static let modelIndexFile = ModelIndex.fileName
+    public static let unetConfigFile = UNetConfig.fileName
+    public static let vaeConfigFile = VAEConfig.fileName
+    public static let imageEncoderConfigFile = CLIPVisionConfig.fileName
+    public static let schedulerConfigFile = SchedulerConfig.fileName
+    public static let featureExtractorConfigFile = FeatureExtractorConfig.fileName
     public static let configFiles = [modelIndexFile, featureExtractorConfigFile, imageEncoderConfigFile,
                                      schedulerConfigFile, unetConfigFile, vaeConfigFile]
 

@@ -707,6 +707,43 @@ extension ModelDirectoryTests {
         }
     }
 
+    /// Decoding and validation are separate steps: a config decodes to typed values first, and `validate()`
+    /// then names the key the engine cannot run; hand-built configs meet the same rules.
+    func testValidationIsAStepAfterDecoding() throws {
+        let raw = try JSONDecoder().decode(UNetConfig.self, from: data(#"{"num_attention_heads": [3, 10, 20, 20]}"#))
+        XCTAssertEqual(raw.numAttentionHeads, [3, 10, 20, 20])
+        XCTAssertThrowsError(try raw.validate()) { error in
+            XCTAssertEqual(error as? ConfigKeyError, ConfigKeyError(key: "num_attention_heads", kind: .invalid("3 heads do not divide 320 channels")))
+        }
+        expectConfigError(try UNetConfig(numAttentionHeads: [3, 10, 20, 20])) {
+            XCTAssertEqual($0, .invalidValue(file: "UNetConfig", key: "num_attention_heads", reason: "3 heads do not divide 320 channels"))
+        }
+        let scheduler = try JSONDecoder().decode(SchedulerConfig.self, from: data(#"{"sigma_min": 0.002, "sigma_max": 700}"#))
+        XCTAssertEqual(scheduler.predictionType, "epsilon", "diffusers' default fills the absent key")
+        XCTAssertThrowsError(try scheduler.validate()) { XCTAssertEqual(($0 as? ConfigKeyError)?.key, "prediction_type") }
+    }
+
+    /// Every config encodes to diffusers' JSON keys and decodes back to itself, for the demo model and for
+    /// the full-size SVD-XT configs.
+    func testConfigsEncodeToJSONThatDecodesBackUnchanged() throws {
+        func roundTrip<C: ModelConfigFile>(_ config: C, file: StaticString = #filePath, line: UInt = #line) throws {
+            let json = try JSONEncoder().encode(config)
+            XCTAssertEqual(try C.decode(json), config, String(decoding: json, as: UTF8.self), file: file, line: line)
+        }
+        let demo = try ModelDirectory(url: Fixtures.demoModel)
+        try roundTrip(demo.index)
+        try roundTrip(demo.unetConfig)
+        try roundTrip(demo.vaeConfig)
+        try roundTrip(demo.imageEncoderConfig)
+        try roundTrip(demo.schedulerConfig)
+        try roundTrip(demo.featureExtractorConfig)
+        try roundTrip(UNetConfig(sampleSize: 96))
+        try roundTrip(CLIPVisionConfig(hiddenSize: 1280, intermediateSize: 5120, numHiddenLayers: 32, numAttentionHeads: 16,
+                                       patchSize: 14, projectionDim: 1024, hiddenAct: .gelu))
+        let encoded = try JSONSerialization.jsonObject(with: JSONEncoder().encode(demo.unetConfig)) as! [String: Any]
+        XCTAssertEqual(encoded["block_out_channels"] as? [Int], demo.unetConfig.blockOutChannels)
+    }
+
     func testSchedulerSettingsTheEngineCannotHonourAreRefused() throws {
         let svd = try JSONSerialization.jsonObject(with: Data(contentsOf: Fixtures.demoModel.appendingPathComponent("scheduler/scheduler_config.json"))) as! [String: Any]
         func decode(_ edit: (inout [String: Any]) -> Void) throws -> SchedulerConfig {
