@@ -33,7 +33,7 @@ public enum Batch {
         case let .rendered(plan, entries, stoppedBy, manifest, started):
             if let signal = stoppedBy { return BatchResult(status: .stopped(by: signal), plan: plan, entries: entries) }
             let summary = RunSession.summary(entries)
-            reporter.info("done in \(DurationText.text(Date().timeIntervalSince(started))): \(summary.isEmpty ? "no jobs" : summary); manifest \(manifest.file.path)")
+            reporter.info("done in \(DurationText.text(Date().timeIntervalSince(started))): \(summary.isEmpty ? "no jobs" : summary)" + RunSession.manifestText(manifest))
             return BatchResult(status: entries.contains { $0.status.isFailure } ? .jobsFailed : .success, plan: plan,
                                entries: entries)
         }

@@ -14,6 +14,8 @@ public enum JobDecision: Sendable, Equatable {
     case conflict(reason: String)
     /// `--force`: the file in the way is replaced.
     case replace(reason: String)
+    /// Rendered in memory from the first step for `rerender --verify`, which judges the frames; nothing is written.
+    case verify
 
     public var label: String {
         switch self {
@@ -22,13 +24,14 @@ public enum JobDecision: Sendable, Equatable {
         case .upToDate: return "skip"
         case .conflict: return "conflict"
         case .replace: return "replace"
+        case .verify: return "verify"
         }
     }
 
     /// Whether the run renders this job.
     public var renders: Bool {
         switch self {
-        case .render, .resume, .replace: return true
+        case .render, .resume, .replace, .verify: return true
         case .upToDate, .conflict: return false
         }
     }
@@ -41,10 +44,24 @@ public struct PlannedJob: Sendable {
     public let jobKey: String
     public let model: ModelRecord
     public let output: URL
-    public let checkpoint: URL
+    /// Where the job's state is saved after each step; nil: it renders from the first step and saves none.
+    public let checkpoint: URL?
     public let decision: JobDecision
     /// The job key of the stale clip (and frames) this job replaces, if any.
     public var replacesJobKey: String? = nil
+    /// Set when the job varies an earlier clip's recipe (`rerender --set`, `--format`).
+    public var variation: Variation? = nil
+
+    /// How messages place the job: "jobs.csv:3", or the source alone for a job that is not a numbered row.
+    func location(in source: String) -> String { spec.line > 0 ? "\(source):\(spec.line)" : source }
+}
+
+/// What a varied job's recipe records about the clip it was made from.
+public struct Variation: Sendable {
+    /// The original clip's frames_sha256.
+    public let derivedFrom: String
+    /// What differs from the original recipe, key → new value.
+    public let changes: [String: String]
 }
 
 /// Everything decided before the first render: rejected rows (every shard reports them all), and this shard's

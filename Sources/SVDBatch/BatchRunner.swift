@@ -14,9 +14,11 @@ struct BatchRunner {
     let force: Bool
     let reporter: BatchReporter
     let stop: StopFlag
-    let manifest: Manifest
+    /// nil for a run that writes nothing (`rerender --verify`); `.verify` jobs get no line either.
+    let manifest: Manifest?
     let estimates: PlanEstimates
     let calibration: SpeedCalibration
+    var framesRendered: FramesHook? = nil
 
     /// The manifest lines written, in order.
     func run() throws -> (entries: [ManifestEntry], stoppedBy: Int32?) {
@@ -25,7 +27,7 @@ struct BatchRunner {
                     error: String?, replaced: String? = nil) throws {
             let entry = ManifestEntry(csv: plan.csvPath, line: line, name: name, output: output?.path, status: status,
                                       seconds: seconds, jobKey: key, error: error, replaced: replaced)
-            try manifest.append(entry)
+            try manifest?.append(entry)
             entries.append(entry)
         }
 
@@ -38,15 +40,15 @@ struct BatchRunner {
         for job in plan.jobs {
             switch job.decision {
             case .upToDate:
-                unlink(job.checkpoint.path)   // left by a run killed between publishing the clip and cleaning up
-                reporter.info("\(job.spec.outputFileName) is up to date (line \(job.spec.line))")
+                if let checkpoint = job.checkpoint { unlink(checkpoint.path) }   // left by a run killed between publishing the clip and cleaning up
+                reporter.info("\(job.spec.outputFileName) is up to date" + (job.spec.line > 0 ? " (line \(job.spec.line))" : ""))
                 try record(line: job.spec.line, name: job.spec.name, output: job.output, status: .upToDate, seconds: 0,
                            key: job.jobKey, error: nil)
             case let .conflict(reason):
-                reporter.error("\(source):\(job.spec.line): conflict: \(reason)")
+                reporter.error("\(job.location(in: source)): conflict: \(reason)")
                 try record(line: job.spec.line, name: job.spec.name, output: job.output, status: .conflict, seconds: 0,
                            key: job.jobKey, error: reason)
-            case .render, .resume, .replace:
+            case .render, .resume, .replace, .verify:
                 break
             }
         }
@@ -73,7 +75,7 @@ struct BatchRunner {
                 for job in jobs {
                     index += 1
                     let message = "model \(facts.model.name) could not be loaded: \(error)"
-                    reporter.error("\(source):\(job.spec.line): \(message)")
+                    reporter.error("\(job.location(in: source)): \(message)")
                     meter.jobSkipped(estimates.job(job))
                     try record(line: job.spec.line, name: job.spec.name, output: job.output, status: .failed,
                                seconds: 0, key: job.jobKey, error: message)
@@ -81,7 +83,7 @@ struct BatchRunner {
                 continue
             }
             let renderer = JobRenderer(frames: FrameRenderer(pipeline: pipeline, stop: stop, reporter: reporter, meter: meter),
-                                       saveFrames: saveFrames, force: force)
+                                       saveFrames: saveFrames, force: force, framesRendered: framesRendered)
             let speedKey = SpeedCalibration.key(facts)
             for job in jobs {
                 if let signal = stop.requested { return (entries, signal) }
@@ -97,15 +99,18 @@ struct BatchRunner {
                 meter.jobEnded(finished: outcome.measured != nil)
                 switch outcome.status {
                 case .rendered, .resumed, .upToDate:
-                    reporter.info("\(outcome.status == .resumed ? "resumed and finished" : "rendered") \(job.output.path) in \(DurationText.text(seconds))")
+                    let what = job.decision == .verify ? "\(job.spec.name) in memory" : job.output.path
+                    reporter.info("\(outcome.status == .resumed ? "resumed and finished" : "rendered") \(what) in \(DurationText.text(seconds))")
                 case .interrupted:
                     reporter.warning("\(job.spec.outputFileName): \(outcome.error ?? "interrupted")")
                 case .failed, .conflict:
-                    reporter.error("\(source):\(job.spec.line): \(job.spec.outputFileName): \(outcome.error ?? "failed")")
+                    reporter.error("\(job.location(in: source)): \(job.spec.outputFileName): \(outcome.error ?? "failed")")
                 }
-                try record(line: job.spec.line, name: job.spec.name, output: job.output, status: outcome.status,
-                           seconds: seconds, key: outcome.jobKey, error: outcome.error,
-                           replaced: outcome.status == .rendered || outcome.status == .resumed ? replaced : nil)
+                if job.decision != .verify {
+                    try record(line: job.spec.line, name: job.spec.name, output: job.output, status: outcome.status,
+                               seconds: seconds, key: outcome.jobKey, error: outcome.error,
+                               replaced: outcome.status == .rendered || outcome.status == .resumed ? replaced : nil)
+                }
                 // After the manifest line: a kill between a published clip and its line should stay unlikely.
                 if let measured = outcome.measured, let rates = calibration.rates(for: speedKey) {
                     calibration.record(rates.updated(work: facts.work(job.spec.parameters), timings: measured.timings,

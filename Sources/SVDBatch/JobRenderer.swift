@@ -12,10 +12,10 @@ struct JobOutcome {
     var measured: MeasuredRender? = nil
 }
 
-/// A finished render's stage times and the seconds its clip took to encode and write.
+/// A finished render's stage times and the seconds its clip took to encode and write (nil: nothing written).
 struct MeasuredRender {
     let timings: StageTimings
-    let writeSeconds: Double
+    let writeSeconds: Double?
 }
 
 /// Renders one job's frames with a loaded model, the step `run`, `sweep` and `rerender` share: resumes from the
@@ -93,19 +93,24 @@ struct FrameRenderer {
     }
 }
 
+/// Receives a job's frames and the seconds they took to render.
+typealias FramesHook = (PlannedJob, [RGBImage], Double) -> Void
+
 /// A stop signal ended a render at the boundary after `step`.
 struct RenderStopped: Error {
     let step: Int
     let totalSteps: Int
 }
 
-/// Renders one batch job with a loaded model (`FrameRenderer`) and publishes the frames (optionally) and the
-/// clip atomically, recipe inside.
+/// Renders one planned job with a loaded model (`FrameRenderer`), hands the frames to `framesRendered`, and
+/// publishes the frames (optionally) and the clip atomically, recipe inside; a `.verify` job publishes nothing.
 struct JobRenderer {
     let frames: FrameRenderer
     let saveFrames: Bool
     /// `--force`: a frames folder in the way is replaced too.
     let force: Bool
+    /// Sees every job's frames before they are written, with the seconds they took (`rerender --verify`).
+    let framesRendered: FramesHook?
     var reporter: BatchReporter { frames.reporter }
 
     func render(_ job: PlannedJob, estimate: JobEstimate?, index: Int, count: Int) -> JobOutcome {
@@ -118,16 +123,21 @@ struct JobRenderer {
             key = try Recipe.jobKey(modelSHA256: job.model.fingerprint.sha256, inputPixelsSHA256: input.pixelsSHA256,
                                     parameters: parameters, encoder: spec.encoder)
             let timings = StageTimings()
+            let start = Date()
             let rendered = try frames.render(
-                FrameRenderer.Job(name: spec.name, label: "\(spec.outputFileName) (line \(spec.line))", parameters: p, image: image, jobKey: key,
-                                  checkpoint: job.checkpoint, estimate: estimate,
+                FrameRenderer.Job(name: spec.name, label: spec.outputFileName + (spec.line > 0 ? " (line \(spec.line))" : ""),
+                                  parameters: p, image: image, jobKey: key, checkpoint: job.checkpoint, estimate: estimate,
                                   checkpointWarning: "\(spec.outputFileName): cannot save checkpoints, so an interruption would lose this job's progress"),
                 index: index, count: count, timings: timings)
 
             let images = (0..<rendered.frames.count).map { rendered.frames.frame($0) }
+            framesRendered?(job, images, Date().timeIntervalSince(start))
+            if job.decision == .verify {
+                return JobOutcome(status: .rendered, jobKey: key, measured: MeasuredRender(timings: timings, writeSeconds: nil))
+            }
             let recipe = try Recipe(model: job.model, input: input, parameters: parameters, encoder: spec.encoder,
-                                    framesSHA256: Digests.sha256Hex(frames: images),
-                                    diagnostics: .current)
+                                    framesSHA256: Digests.sha256Hex(frames: images), diagnostics: .current,
+                                    derivedFrom: job.variation?.derivedFrom, changes: job.variation?.changes)
             // Frames first: a run killed between the two leaves no clip, so the job renders again and
             // rewrites them; the other order could leave an "up to date" clip with missing frames.
             var overwrite = false
@@ -154,12 +164,14 @@ struct JobRenderer {
                                   error: "\(job.output.path) appeared while the job rendered; it is left alone (--force replaces it)")
             }
             let writeSeconds = Date().timeIntervalSince(writeStart)
-            unlink(job.checkpoint.path)
+            if let checkpoint = job.checkpoint { unlink(checkpoint.path) }
             return JobOutcome(status: rendered.resumed ? .resumed : .rendered, jobKey: key, error: nil,
                               measured: MeasuredRender(timings: timings, writeSeconds: writeSeconds))
         } catch let stopped as RenderStopped {
+            let kept = job.checkpoint.map { "the checkpoint \($0.lastPathComponent) is kept and the next run resumes from it" }
+                ?? "nothing was saved"
             return JobOutcome(status: .interrupted, jobKey: key,
-                              error: "stopped by a signal after step \(stopped.step)/\(stopped.totalSteps); the checkpoint \(job.checkpoint.lastPathComponent) is kept and the next run resumes from it")
+                              error: "stopped by a signal after step \(stopped.step)/\(stopped.totalSteps); \(kept)")
         } catch {
             return JobOutcome(status: .failed, jobKey: key, error: "\(error)")
         }

@@ -16,6 +16,7 @@ enum PlanPrinter {
             case .upToDate: detail = "up to date (job_key \(job.jobKey.prefix(12))…)"
             case let .conflict(reason): detail = reason
             case let .replace(reason): detail = reason + estimate
+            case .verify: detail = summary + "; in memory, compared with the recorded frames" + estimate
             }
             rows.append((job.spec.line, job.decision.label, job.output.path, detail))
         }
@@ -30,7 +31,7 @@ enum PlanPrinter {
         let widths = (String(rows.map(\.line).max() ?? 0).count + 5, max(8, rows.map(\.decision.count).max() ?? 0),
                       rows.map(\.output.count).max() ?? 0)
         for row in rows {
-            out += pad("line \(row.line)", widths.0) + "  " + pad(row.decision, widths.1) + "  "
+            out += pad(row.line > 0 ? "line \(row.line)" : "job", widths.0) + "  " + pad(row.decision, widths.1) + "  "
                 + pad(row.output, widths.2) + "  " + row.detail + "\n"
         }
         out += "summary: " + summary(plan) + "\n"
@@ -52,7 +53,7 @@ enum PlanPrinter {
         var counts: [String: Int] = [:]
         for job in plan.jobs { counts[job.decision.label, default: 0] += 1 }
         let parts = [("render", "to render"), ("resume", "to resume"), ("replace", "to replace (--force)"),
-                     ("skip", "up to date"), ("conflict", "conflict")]
+                     ("skip", "up to date"), ("conflict", "conflict"), ("verify", "to verify")]
             .compactMap { key, text in counts[key].map { "\($0) \(text)" } }
         let invalid = plan.rejected.isEmpty ? [] : ["\(plan.rejected.count) invalid row\(plan.rejected.count == 1 ? "" : "s")"]
         let all = parts + invalid

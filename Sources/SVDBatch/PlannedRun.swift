@@ -2,11 +2,13 @@ import Foundation
 import SVDCore
 import SVDMedia
 
-/// The skeleton `run` and `sweep` share: lock the output folder → plan → estimate → dry run or render →
-/// summary. Each command supplies its plan, the lines a dry run adds, and its start line; what happens after
-/// the jobs (the sweep's grid) is the command's.
+/// The skeleton `run`, `sweep` and `rerender` share: lock the output folder → plan → estimate → dry run or
+/// render → summary. Each command supplies its plan, the lines a dry run adds, and its start line; what happens
+/// after the jobs (the sweep's grid, the rerender's verdict) is the command's.
 struct PlannedRun {
-    let outputDirectory: URL
+    /// The folder the run writes into, locked for the run; nil for a run that writes nothing
+    /// (`rerender --verify` without `--out`), which takes no lock and keeps no manifest.
+    let outputDirectory: URL?
     let shard: Shard?
     let dryRun: Bool
     let environment: [String: String]
@@ -17,6 +19,7 @@ struct PlannedRun {
     let console: BatchConsole
     let reporter: BatchReporter
     let stop: StopFlag
+    var framesRendered: FramesHook? = nil
 
     enum Outcome {
         /// Stopped before rendering: a fatal problem (already reported), or a signal.
@@ -24,7 +27,7 @@ struct PlannedRun {
         /// A dry run printed its plan.
         case planned(ExitStatus, BatchPlan)
         /// The jobs ran: their manifest lines, in order; `stoppedBy` when a signal ended the run.
-        case rendered(BatchPlan, [ManifestEntry], stoppedBy: Int32?, manifest: Manifest, started: Date)
+        case rendered(BatchPlan, [ManifestEntry], stoppedBy: Int32?, manifest: Manifest?, started: Date)
     }
 
     /// - Parameters:
@@ -34,7 +37,7 @@ struct PlannedRun {
     func execute(makePlan: () throws -> BatchPlan, dryRunText: (BatchPlan) -> (text: String, blocked: Bool) = { _ in ("", false) },
                  startLine: (BatchPlan) -> String) -> Outcome {
         var lock: RunLock?
-        if !dryRun {
+        if !dryRun, let outputDirectory {
             switch RunSession.lockOutputFolder(outputDirectory, shard: shard) {
             case let .success(held): lock = held
             case let .failure(failure):
@@ -61,17 +64,17 @@ struct PlannedRun {
         }
         if let signal = stop.requested { return .ended(.stopped(by: signal), plan) }
 
-        let manifest = Manifest(directory: outputDirectory, shard: shard)
-        if let problem = RunSession.checkOutputFolder(outputDirectory, manifest: manifest) {
+        let manifest = outputDirectory.map { Manifest(directory: $0, shard: shard) }
+        if let outputDirectory, let problem = RunSession.checkOutputFolder(outputDirectory, manifest: manifest) {
             reporter.error(problem)
             return .ended(.fatal, plan)
         }
         let started = Date()
-        BatchRunner.removeStaleTemporaries(plan)
+        if outputDirectory != nil { BatchRunner.removeStaleTemporaries(plan) }
         reporter.info(startLine(plan) + ": \(PlanPrinter.summary(plan)); \(Parallel.workerCount) engine threads"
             + RunSession.estimateText(plan, estimates))
-        let runner = BatchRunner(plan: plan, source: source, saveFrames: saveFrames, force: force, reporter: reporter, stop: stop, manifest: manifest,
-                                 estimates: estimates, calibration: calibration)
+        let runner = BatchRunner(plan: plan, source: source, saveFrames: saveFrames, force: force, reporter: reporter, stop: stop,
+                                 manifest: manifest, estimates: estimates, calibration: calibration, framesRendered: framesRendered)
         do {
             let (entries, stoppedBy) = try runner.run()
             if let signal = stoppedBy {

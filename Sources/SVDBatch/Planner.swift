@@ -144,6 +144,11 @@ struct Planner {
         case let .foreign(reason):
             return force ? .replace(reason: "--force: " + reason) : .conflict(reason: reason + "; it is left alone (--force replaces it)")
         }
+        return resumeDecision(checkpoint: checkpoint, jobKey: jobKey, totalSteps: totalSteps)
+    }
+
+    /// A job with no clip yet: resumed when `checkpoint` holds exactly this job, else rendered from the start.
+    static func resumeDecision(checkpoint: URL, jobKey: String, totalSteps: Int) -> JobDecision {
         do {
             guard let state = try CheckpointFile.read(checkpoint) else { return .render(note: nil) }
             if let why = state.mismatch(jobKey: jobKey, totalSteps: totalSteps) {

@@ -17,7 +17,8 @@ public struct RerenderResult: Sendable {
 
 /// `svdbatch rerender CLIP`: renders the job in a clip's recipe again, from the recorded image (found by its
 /// pixels) and model (checked by its fingerprint): to verify it (`--verify`), to make a copy elsewhere or in
-/// another format, or to make a variation (`--set`). Never throws.
+/// another format, or to make a variation (`--set`). The job is planned and rendered by the skeleton `run` and
+/// `sweep` use (`PlannedRun`): lock, plan, dry run or render, manifest line. Never throws.
 public enum Rerender {
     public static func run(_ options: RerenderOptions, console: BatchConsole = .standard,
                            stop: StopFlag = StopFlag()) -> RerenderResult {
@@ -26,7 +27,6 @@ public enum Rerender {
             return try RerenderRun(options: options, console: console, reporter: reporter, stop: stop).execute()
         } catch let error as RerenderError {
             reporter.error("\(error)")
-            if case .locked = error { return RerenderResult(status: .locked, bitExact: nil, output: nil) }
             return RerenderResult(status: .fatal, bitExact: nil, output: nil)
         } catch {
             reporter.error("\(error)")
@@ -78,51 +78,84 @@ private struct RerenderRun {
             reporter.info("variation of \(clip.lastPathComponent): " + job.changes.keys.sorted().map { "\($0)=\(job.changes[$0]!)" }.joined(separator: ", "))
         }
 
-        // The run lock of the folder the clip goes to (as `run` and `sweep` take it), held until the clip is written.
-        let (target, lock) = try outputTarget(job, clip: clip)
-        defer { lock?.release() }
-        if case let .upToDate(path) = target {
-            console.output.write("\(path.path) is already this job's clip (same job_key): nothing rendered (--force renders it again)\n")
-            return RerenderResult(status: .success, bitExact: nil, output: path)
-        }
-        let writeTo: URL?, replacing: Bool
-        switch target {
-        case let .write(url, replace): (writeTo, replacing) = (url, replace)
-        case .none, .upToDate: (writeTo, replacing) = (nil, false)
-        }
-        let checkpoint = options.verify ? nil : writeTo.map {
-            $0.deletingLastPathComponent().appendingPathComponent(job.spec.checkpointFileName)
-        }
-        let rendered: RerenderRenderer.Rendered
-        do {
-            rendered = try RerenderRenderer(reporter: reporter, stop: stop,
-                                            calibration: SpeedCalibration(environment: options.environment)).render(job, image: image.image, checkpoint: checkpoint)
-        } catch is RenderStopped {
-            let signal = stop.requested ?? SIGINT
-            let resume = checkpoint.flatMap { FileManager.default.fileExists(atPath: $0.path) ? $0 : nil }
-                .map { "; the checkpoint \($0.path) is kept, and the same command resumes from it" } ?? ""
-            reporter.warning("stopped by \(signal == SIGTERM ? "SIGTERM" : "SIGINT"): nothing was written\(resume)")
-            return RerenderResult(status: .stopped(by: signal), bitExact: nil, output: nil)
-        }
+        // --out, else the clip's folder; --verify writes only into --out.
+        let folder = options.outputDirectory.map(options.absolute) ?? (options.verify ? nil : clipFolder)
+        let output = (folder ?? clipFolder).appendingPathComponent(job.spec.outputFileName)
+        func canonical(_ u: URL) -> String { u.standardizedFileURL.resolvingSymlinksInPath().path }
+        if folder != nil, canonical(output) == canonical(clip) { throw RerenderError.outputIsSource(path: clip.path) }
 
-        var status = ExitStatus.success
-        var bitExact: Bool?
+        var run = PlannedRun(outputDirectory: folder, shard: nil, dryRun: options.dryRun, environment: options.environment,
+                             source: clip.lastPathComponent, saveFrames: false, force: options.force, console: console,
+                             reporter: reporter, stop: stop)
+        var verification: RerenderVerification?
         if options.verify {
-            let verification = RerenderVerification(recipe: recipe, encoder: recordedEncoder, clip: clip,
-                                                    frames: rendered.frames, seconds: rendered.seconds)
-            console.output.write(verification.report())
-            bitExact = verification.bitExact
-            if !verification.bitExact { status = .jobsFailed }
+            run.framesRendered = { _, frames, seconds in
+                let verdict = RerenderVerification(recipe: recipe, encoder: recordedEncoder, clip: clip, frames: frames, seconds: seconds)
+                console.output.write(verdict.report())
+                verification = verdict
+            }
         }
-        guard let writeTo else { return RerenderResult(status: status, bitExact: bitExact, output: nil) }
-        if replacing { reporter.warning("--force: replacing \(writeTo.path)") }
-        try write(rendered.frames, job: job, original: recipe, input: image.record, to: writeTo, replacing: replacing)
-        if let checkpoint { unlink(checkpoint.path) }
-        let what = job.changes.isEmpty ? "a re-render of \(clip.lastPathComponent)"
-            : job.changes.keys.sorted() == ["format"] ? "the job of \(clip.lastPathComponent) as \(job.spec.format.rawValue)"
-            : "a variation of \(clip.lastPathComponent)"
-        console.output.write("wrote \(writeTo.path) (\(what), rendered in \(DurationText.text(rendered.seconds)))\n")
-        return RerenderResult(status: status, bitExact: bitExact, output: writeTo)
+        let outcome = run.execute(makePlan: { try plan(job, recipe: recipe, clip: clip, output: output, writes: folder != nil) },
+                                  startLine: { _ in "svdbatch \(Recipe.toolVersion) rerender: \(clip.path) → \(folder?.path ?? "nothing written (--verify)")" })
+
+        let bitExact = verification?.bitExact
+        let verdict: ExitStatus = bitExact == false ? .jobsFailed : .success
+        switch outcome {
+        case let .ended(status, _), let .planned(status, _):
+            return RerenderResult(status: status, bitExact: nil, output: nil)
+        case let .rendered(_, entries, stoppedBy, _, _):
+            if let signal = stoppedBy { return RerenderResult(status: .stopped(by: signal), bitExact: nil, output: nil) }
+            // A job rendered only to be verified has no manifest line; a failed render was reported by the runner.
+            guard let entry = entries.first else {
+                return RerenderResult(status: verification == nil ? .jobsFailed : verdict, bitExact: bitExact, output: nil)
+            }
+            switch entry.status {
+            case .rendered, .resumed:
+                let what = job.changes.isEmpty ? "a re-render of \(clip.lastPathComponent)"
+                    : job.changes.keys.sorted() == ["format"] ? "the job of \(clip.lastPathComponent) as \(job.spec.format.rawValue)"
+                    : "a variation of \(clip.lastPathComponent)"
+                console.output.write("wrote \(output.path) (\(what), rendered in \(DurationText.text(entry.seconds)))\n")
+                return RerenderResult(status: verdict, bitExact: bitExact, output: output)
+            case .upToDate:
+                console.output.write("\(output.path) is already this job's clip (same job_key): nothing rendered (--force renders it again)\n")
+                return RerenderResult(status: .success, bitExact: nil, output: output)
+            case .conflict:
+                // A file that appeared while the job rendered: in the way, as one found before rendering is.
+                return RerenderResult(status: .fatal, bitExact: bitExact, output: nil)
+            case .failed, .interrupted:
+                return RerenderResult(status: .jobsFailed, bitExact: bitExact, output: nil)
+            }
+        }
+    }
+
+    /// The one-job plan, made under the output folder's lock: where the clip goes and what is there now
+    /// (nothing, this job's clip, or a file that is replaced only with `--force`). A `--verify` render starts
+    /// from the first step and saves no checkpoint; it is written only with `--out`.
+    private func plan(_ job: RerenderJob, recipe: Recipe, clip: URL, output: URL, writes: Bool) throws -> BatchPlan {
+        let spec = job.spec
+        let checkpoint = options.verify ? nil : output.deletingLastPathComponent().appendingPathComponent(spec.checkpointFileName)
+        let decision: JobDecision
+        if !writes {
+            decision = .verify
+        } else {
+            switch Planner.existingOutputProblem(output, jobKey: job.jobKey) {
+            case .none:
+                decision = checkpoint.map {
+                    Planner.resumeDecision(checkpoint: $0, jobKey: job.jobKey, totalSteps: spec.parameters.numInferenceSteps)
+                } ?? .render(note: nil)
+            case .some(.none):
+                decision = options.force ? .replace(reason: "--force: the clip is up to date; rendered again")
+                    : options.verify ? .verify : .upToDate
+            case let .some(.some(reason)):
+                guard options.force else { throw RerenderError.outputExists(path: output.path, reason: reason) }
+                decision = .replace(reason: "--force: " + reason)
+            }
+        }
+        var planned = PlannedJob(spec: spec, jobKey: job.jobKey, model: job.model, output: output, checkpoint: checkpoint,
+                                 decision: decision)
+        if !job.changes.isEmpty { planned.variation = Variation(derivedFrom: recipe.framesSHA256, changes: job.changes) }
+        return BatchPlan(csvPath: clip.path, outputDirectory: output.deletingLastPathComponent(), shard: nil, rowCount: 1,
+                         rejected: [], jobs: [planned], otherShardJobs: 0, notes: [])
     }
 
     private func parseOverrides() throws -> [ParameterOverride] {
@@ -158,65 +191,6 @@ private struct RerenderRun {
             throw RerenderError.clip("\(error); rerender needs a clip written by svdbatch")
         } catch {
             throw RerenderError.clip("\(error)")
-        }
-    }
-
-    private enum Target {
-        /// `--verify` without `--out`: nothing is written.
-        case none
-        case write(URL, replacing: Bool)
-        /// The clip is already there with this job key.
-        case upToDate(URL)
-    }
-
-    /// Where the clip goes (`--out`, else the clip's folder; with `--verify`, only with `--out`), and what is
-    /// there now: nothing, this job's clip (up to date), or a file that is replaced only with `--force`.
-    /// The folder's run lock is taken before looking (exit 75 when another run holds it), and returned with a
-    /// target that writes.
-    private func outputTarget(_ job: RerenderJob, clip: URL) throws -> (Target, RunLock?) {
-        guard let folder = options.outputDirectory.map(options.absolute) ?? (options.verify ? nil : clip.deletingLastPathComponent())
-        else { return (.none, nil) }
-        let url = folder.appendingPathComponent(job.spec.outputFileName)
-        func canonical(_ u: URL) -> String { u.standardizedFileURL.resolvingSymlinksInPath().path }
-        if canonical(url) == canonical(clip) { throw RerenderError.outputIsSource(path: clip.path) }
-        do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
-            throw RerenderError.usage("--out \(folder.path): cannot create the folder: \(error.localizedDescription)")
-        }
-        let lock: RunLock
-        switch RunSession.lockOutputFolder(folder, shard: nil) {
-        case let .success(held): lock = held
-        case let .failure(failure):
-            throw failure.status == .locked ? RerenderError.locked(failure.message) : RerenderError.usage(failure.message)
-        }
-        if let problem = RunSession.checkOutputFolder(folder, manifest: nil) { throw RerenderError.usage(problem) }
-        switch Planner.existingOutputProblem(url, jobKey: job.jobKey) {
-        case .none:
-            return (.write(url, replacing: false), lock)
-        case .some(.none):
-            if options.force { return (.write(url, replacing: true), lock) }
-            // --verify still renders and judges; it just has nothing to write.
-            return (options.verify ? .none : .upToDate(url), nil)
-        case let .some(.some(reason)):
-            if options.force { return (.write(url, replacing: true), lock) }
-            throw RerenderError.outputExists(path: url.path, reason: reason)
-        }
-    }
-
-    /// The clip, atomically, with its recipe: a variation's records the original's frames as `derived_from`
-    /// and what changed.
-    private func write(_ frames: [RGBImage], job: RerenderJob, original: Recipe, input: InputRecord, to url: URL,
-                       replacing: Bool) throws {
-        let varied = !job.changes.isEmpty
-        let recipe = try Recipe(model: job.model, input: input, parameters: RenderParameters(job.spec.parameters),
-                                encoder: job.spec.encoder, framesSHA256: Digests.sha256Hex(frames: frames),
-                                diagnostics: .current,
-                                derivedFrom: varied ? original.framesSHA256 : nil, changes: varied ? job.changes : nil)
-        do {
-            try ClipWriter.write(frames, fps: job.spec.parameters.fps, settings: job.spec.encoder, comment: try recipe.json(),
-                                 to: url, overwrite: replacing)
-        } catch ClipWriteError.alreadyExists {
-            // A file in the way is exit status 2, as when it is there before rendering.
-            throw RerenderError.outputExists(path: url.path, reason: "it appeared while the job rendered")
         }
     }
 }

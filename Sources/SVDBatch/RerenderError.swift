@@ -30,8 +30,6 @@ public enum RerenderError: Error, CustomStringConvertible {
     case outputExists(path: String, reason: String)
     /// The clip would be written over the clip being re-rendered.
     case outputIsSource(path: String)
-    /// Another svdbatch run (or rerender) holds the output folder's run lock (exit status 75).
-    case locked(String)
 
     public var description: String {
         switch self {
@@ -53,8 +51,6 @@ public enum RerenderError: Error, CustomStringConvertible {
             return "\(path) is in the way: \(reason); it is left alone (--force replaces it, or choose another --out)"
         case let .outputIsSource(path):
             return "\(path) is the clip being re-rendered, and rerender never writes over it. --verify checks that it reproduces; --out DIR writes a fresh copy elsewhere; --set KEY=VALUE or --format F make a variation next to it."
-        case let .locked(message):
-            return message
         }
     }
 

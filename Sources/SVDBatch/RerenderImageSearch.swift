@@ -16,8 +16,6 @@ struct RerenderImageSearch {
 
     struct Found {
         let url: URL
-        let image: RGBImage
-        let record: InputRecord
         /// Said to the user, e.g. that the file differs but its pixels do not.
         let notes: [String]
     }
@@ -107,10 +105,9 @@ struct RerenderImageSearch {
 
     private func examine(_ url: URL, foundBy place: String) -> Outcome {
         guard FileManager.default.fileExists(atPath: url.path) else { return .missing }
-        let image: RGBImage
         let record: InputRecord
         do {
-            (record, image) = try InputRecord.read(name: recorded.name, url: url)
+            record = try InputRecord.read(name: recorded.name, url: url).record
         } catch {
             return .unreadable("\(error)")
         }
@@ -122,6 +119,6 @@ struct RerenderImageSearch {
         if record.fileSHA256 != recorded.fileSHA256 {
             notes.append("\(record.path) is not byte-identical to the recorded file (re-saved or re-compressed?), but its pixels are: it is the same input")
         }
-        return .match(Found(url: url, image: image, record: record, notes: notes))
+        return .match(Found(url: url, notes: notes))
     }
 }

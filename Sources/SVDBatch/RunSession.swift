@@ -58,6 +58,9 @@ enum RunSession {
             .compactMap { status in counts[status].map { "\($0) \(status.rawValue)" } }.joined(separator: ", ")
     }
 
+    /// "; manifest PATH" for a closing line, when the run kept one.
+    static func manifestText(_ manifest: Manifest?) -> String { manifest.map { "; manifest \($0.file.path)" } ?? "" }
+
     static func stoppedMessage(signal: Int32, since start: Date, summary: String) -> String {
         "stopped by \(signal == SIGTERM ? "SIGTERM" : "SIGINT") after \(DurationText.text(Date().timeIntervalSince(start))): \(summary.isEmpty ? "nothing finished" : summary); run again to resume"
     }

@@ -83,11 +83,11 @@ public enum Sweep {
             if let signal = stoppedBy { return finish(.stopped(by: signal), plan: plan, entries: entries) }
             let summary = RunSession.summary(entries)
             guard !entries.contains(where: \.status.isFailure) else {
-                reporter.error("cells: \(summary); the grid is not built until every cell is there (see the messages above and \(manifest.file.path))")
+                reporter.error("cells: \(summary); the grid is not built until every cell is there (see the messages above\(manifest.map { " and \($0.file.path)" } ?? ""))")
                 return finish(.jobsFailed, plan: plan, entries: entries)
             }
             let gridURL = grid.update(force: options.force, reporter: reporter)
-            reporter.info("done in \(DurationText.text(Date().timeIntervalSince(started))): \(summary.isEmpty ? "no cells" : summary); manifest \(manifest.file.path)")
+            reporter.info("done in \(DurationText.text(Date().timeIntervalSince(started))): \(summary.isEmpty ? "no cells" : summary)" + RunSession.manifestText(manifest))
             return finish(gridURL == nil ? .jobsFailed : .success, plan: plan, entries: entries, grid: gridURL)
         }
     }

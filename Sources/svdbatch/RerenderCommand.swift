@@ -19,7 +19,9 @@ struct RerenderCommand: ParsableCommand {
             Without options, the same job is rendered again into the clip's folder, which only makes sense \
             with --out (a copy elsewhere) or --format (the same frames in another container). A clip already \
             there with the same job_key is left as it is (--force renders it again); the clip being \
-            re-rendered is never written over.
+            re-rendered is never written over. A clip written goes through the same steps as a job of \
+            `svdbatch run`: the folder's run lock, a checkpoint after every step (an interrupted rerender \
+            resumes when run again), an atomic write and a line in the folder's manifest.jsonl.
 
             Examples:
               svdbatch rerender Output/cat-s42.mp4 --verify
@@ -28,6 +30,7 @@ struct RerenderCommand: ParsableCommand {
                 writes Output/cat-s42-motion_bucket_id180.mp4, whose recipe records derived_from and changes
               svdbatch rerender archive/cat-s42.mp4 --images-dir ~/Pictures --format mkv --out lossless/
               svdbatch rerender Output/cat-s42.mp4 --verify --out /tmp/check --threads 1
+              svdbatch rerender Output/cat-s42.mp4 --set num_inference_steps=40 --dry-run
 
             Exit status: 0 done (with --verify: bit-exact); 1 --verify found different frames, or the render \
             or the write failed; 2 usage error, unreadable clip or recipe, image or model not the recorded \
@@ -73,6 +76,9 @@ struct RerenderCommand: ParsableCommand {
     @Flag(help: "Replace a file in the way (another job's clip, a file without a recipe), or render again a clip that is up to date.")
     var force = false
 
+    @Flag(help: "Print the plan (the job, where its clip goes, what is there now and the estimated time on this machine) and render nothing.")
+    var dryRun = false
+
     @Flag(help: "Render in memory and compare with the recipe's frames_sha256: prints 'reproduced: bit-exact' (exit 0) or per-frame differences and what differs about the machine (exit 1). Not with --set.")
     var verify = false
 
@@ -89,6 +95,7 @@ struct RerenderCommand: ParsableCommand {
         options.set = fixed
         options.format = format
         options.verify = verify
+        options.dryRun = dryRun
         try RenderingOptions.execute(stopping: "") { Rerender.run(options, stop: $0).status }
     }
 }

@@ -225,7 +225,7 @@ final class BatchRunTests: XCTestCase {
         let job3 = try XCTUnwrap(jobs.first { $0.spec.name == "cat-s3" })
         let latents = [Float](repeating: 0, count: 3 * 4 * 8 * 8)
         try CheckpointFile(jobKey: job3.jobKey, totalSteps: 2, checkpoint: .init(stepsDone: 1, latents: latents))
-            .write(to: job3.checkpoint)
+            .write(to: XCTUnwrap(job3.checkpoint))
         try CheckpointFile(jobKey: String(repeating: "0", count: 64), totalSteps: 2, checkpoint: .init(stepsDone: 1, latents: latents))
             .write(to: ws.url("out/.cat-s4.state"))
         let before = ws.files(in: "out")

@@ -279,6 +279,49 @@ final class RerenderTests: XCTestCase {
         return (result, messages.text + output.text)
     }
 
+    /// A rerender that writes a clip runs the same job step as `run`: stopped after a step it keeps the
+    /// checkpoint, the same command resumes from it and writes the clip an uninterrupted rerender writes, and
+    /// the folder's manifest gets the job's lines. A dry run writes nothing; `--verify` alone writes nothing
+    /// either, not even a manifest line.
+    func testAStoppedRerenderResumesToTheSameClipWithManifestLines() throws {
+        let ws = try Workspace()
+        try ws.csv(Tiny.csv([Tiny.row(seed: "42", steps: 3)]))
+        XCTAssertEqual(ws.run().status, .success)
+        let clip = "out/cat-s42.mp4"
+        let varied = "out/cat-s42-motion_bucket_id90.mp4"
+
+        let plan = rerender(ws, clip) { $0.set = ["motion_bucket_id=90"]; $0.dryRun = true }
+        XCTAssertEqual(plan.result.status, .success, plan.messages)
+        XCTAssertTrue(plan.messages.contains("render") && plan.messages.contains(ws.url(varied).path), plan.messages)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: ws.url(varied).path))
+
+        // Stopped after the first step, as by SIGINT.
+        let stop = StopFlag()
+        let messages = StopWhenRenderingStarts(stop), output = BufferSink()
+        var options = RerenderOptions(clipPath: clip, workingDirectory: ws.root, environment: Workspace.environment)
+        options.set = ["motion_bucket_id=90"]
+        let stopped = Rerender.run(options, console: BatchConsole(output: output, messages: messages, messagesAreTerminal: false), stop: stop)
+        XCTAssertEqual(stopped.status, .interrupted, messages.text)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: ws.url(varied).path))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: ws.url("out/.cat-s42-motion_bucket_id90.state").path), messages.text)
+
+        let resumed = rerender(ws, clip) { $0.set = ["motion_bucket_id=90"] }
+        XCTAssertEqual(resumed.result.status, .success, resumed.messages)
+        XCTAssertTrue(resumed.messages.contains("resuming cat-s42-motion_bucket_id90.mp4 from step 1/3"), resumed.messages)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: ws.url("out/.cat-s42-motion_bucket_id90.state").path))
+        let fresh = rerender(ws, clip) { $0.set = ["motion_bucket_id=90"]; $0.outputDirectory = "fresh" }
+        XCTAssertEqual(fresh.result.status, .success, fresh.messages)
+        XCTAssertEqual(try Data(contentsOf: ws.url(varied)), try Data(contentsOf: ws.url("fresh/cat-s42-motion_bucket_id90.mp4")))
+        XCTAssertEqual(try ws.recipe(varied).derivedFrom, try ws.recipe(clip).framesSHA256)
+
+        let lines = try ws.manifest("out").filter { $0.name == "cat-s42-motion_bucket_id90" }
+        XCTAssertEqual(lines.map(\.status), [.interrupted, .resumed])
+        XCTAssertEqual(lines.map(\.csv), [ws.url(clip).path, ws.url(clip).path])
+        let before = try ws.manifest("out").count
+        XCTAssertEqual(rerender(ws, clip) { $0.verify = true }.result.status, .success)
+        XCTAssertEqual(try ws.manifest("out").count, before, "--verify without --out writes nothing")
+    }
+
     func testRecipesWithNonStandardEncoderOptionsAreRefusedWithExit2() throws {
         let ws = try Workspace()
         try ws.csv(Tiny.csv([Tiny.row(seed: "42")]))
@@ -318,4 +361,19 @@ final class RerenderTests: XCTestCase {
         lock.release()
         XCTAssertEqual(rerender(ws, "out/cat-s42.mp4") { $0.outputDirectory = "copy" }.result.status, .success)
     }
+}
+
+/// Messages, and a stop request (as SIGINT) once a render starts: it stops after its first step.
+private final class StopWhenRenderingStarts: TextSink, @unchecked Sendable {
+    private let stop: StopFlag
+    private let buffer = BufferSink()
+
+    init(_ stop: StopFlag) { self.stop = stop }
+
+    func write(_ text: String) {
+        buffer.write(text)
+        if text.contains("info: rendering ") { stop.request(signal: SIGINT) }
+    }
+
+    var text: String { buffer.text }
 }
