@@ -1,6 +1,6 @@
 import Foundation
 
-/// Paths of the project's own test data (no test reads ../shared).
+/// Paths of the project's own test data; tests never read data from outside the repository.
 public enum Fixtures {
     /// The repository root, found from this source file's location.
     public static let root: URL = URL(fileURLWithPath: #filePath)
