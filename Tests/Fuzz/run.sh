@@ -33,10 +33,24 @@ done
 
 cd "$FUZZ"
 echo "building the fuzzer (libFuzzer + AddressSanitizer) and the replay tool…" >&2
-swift build -c release --build-path "$WORK/fuzzer" -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING \
-    -Xswiftc -enable-testing 2>&1 | grep -E "error|warning: unre|Compiling svdbatch_fuzz|Build complete" >&2 || true
+mkdir -p "$WORK"
+build_fuzzer() {
+    swift build -c release --build-path "$WORK/fuzzer" -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING \
+        -Xswiftc -enable-testing > "$WORK/build.log" 2>&1
+}
+# A failed build must never leave an older fuzzer binary to be run. A build folder that still lists a source
+# file since deleted ("missing inputs") is rebuilt from scratch once.
+if ! build_fuzzer; then
+    if grep -q "missing inputs" "$WORK/build.log"; then
+        rm -rf "$WORK/fuzzer"
+        build_fuzzer || { grep -E "error" "$WORK/build.log" >&2; echo "build failed (log: $WORK/build.log)" >&2; exit 1; }
+    else
+        grep -E "error" "$WORK/build.log" >&2; echo "build failed (log: $WORK/build.log)" >&2; exit 1
+    fi
+fi
+grep -E "warning: unre|Build complete" "$WORK/build.log" >&2 || true
 FUZZER="$WORK/fuzzer/release/svdbatch-fuzz"
-[ -x "$FUZZER" ] || { echo "build failed" >&2; exit 1; }
+[ -x "$FUZZER" ] || { echo "build failed: no $FUZZER" >&2; exit 1; }
 # The seed clips need an svdbatch: whichever build exists (the test suite leaves a debug one), else a release build.
 SVDBATCH="$ROOT/.build/release/svdbatch"
 [ -x "$SVDBATCH" ] || SVDBATCH="$ROOT/.build/debug/svdbatch"
