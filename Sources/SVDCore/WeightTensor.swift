@@ -30,6 +30,15 @@ public struct WeightTensor: @unchecked Sendable {
     private enum Storage {
         case float32(TensorBuffer)
         case half(HalfBuffer)
+        /// No values: the weight of a network built only to describe its structure.
+        case shapeOnly
+    }
+
+    /// A weight that has a shape and no values, for building a network only to list what it reads; using its
+    /// values traps.
+    public init(shapeOnly shape: [Int]) {
+        self.shape = shape
+        storage = .shapeOnly
     }
 
     public init(_ tensor: Tensor) {
@@ -59,6 +68,7 @@ public struct WeightTensor: @unchecked Sendable {
         switch storage {
         case let .float32(buffer): return WeightTensor(Tensor(shape: newShape, buffer: buffer))
         case let .half(buffer): return WeightTensor(shape: newShape, half: buffer)
+        case .shapeOnly: return WeightTensor(shapeOnly: newShape)
         }
     }
 
@@ -73,6 +83,8 @@ public struct WeightTensor: @unchecked Sendable {
                 Self.expand(buffer, into: t)
                 return try body(t)
             }
+        case .shapeOnly:
+            preconditionFailure("a shape-only weight \(shape) has no values")
         }
     }
 
@@ -85,6 +97,8 @@ public struct WeightTensor: @unchecked Sendable {
             let out = Tensor(uninitialized: shape)
             Self.expand(buffer, into: out)
             return out
+        case .shapeOnly:
+            preconditionFailure("a shape-only weight \(shape) has no values")
         }
     }
 

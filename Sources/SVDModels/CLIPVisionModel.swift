@@ -19,29 +19,23 @@ public struct CLIPVisionModelWithProjection {
     let projection: LinearLayer
     let path: String  // `vision_model` module path, to name traced activations as transformers does
 
-    public init(_ w: Weights, hiddenSize: Int, layers layerCount: Int, heads: Int, patchSize: Int, imageSize: Int,
-                channels: Int = 3, eps: Float = 1e-5, quickGELU: Bool = false) throws {
-        precondition(hiddenSize % heads == 0, "CLIP: hidden size \(hiddenSize) is not a multiple of \(heads) heads")
+    public init(_ w: Weights, config c: CLIPVisionConfig) throws {
+        let hiddenSize = c.hiddenSize, eps = Float(c.layerNormEps)
         self.hiddenSize = hiddenSize
-        self.patchSize = patchSize
-        self.imageSize = imageSize
-        self.channels = channels
+        patchSize = c.patchSize
+        imageSize = c.imageSize
+        channels = c.numChannels
         let v = w["vision_model"], e = v["embeddings"]
-        patchEmbedding = try e["patch_embedding"].weight("weight")
-        try e["patch_embedding"].checkShape(patchEmbedding, "weight", [hiddenSize, channels, patchSize, patchSize])
-        classEmbedding = try e.tensor("class_embedding")
-        try e.checkShape(classEmbedding, "class_embedding", [hiddenSize])
-        let grid = imageSize / patchSize
-        positionEmbedding = try e["position_embedding"].tensor("weight")
-        try e["position_embedding"].checkShape(positionEmbedding, "weight", [grid * grid + 1, hiddenSize])
-        preNorm = try LayerNormLayer(v["pre_layrnorm"], eps: eps)
-        layers = try (0..<layerCount).map {
-            try CLIPEncoderLayer(v["encoder"]["layers"]["\($0)"], hiddenSize: hiddenSize, heads: heads, eps: eps,
-                                 quickGELU: quickGELU)
+        patchEmbedding = try e["patch_embedding"].weight("weight", shape: [hiddenSize, channels, patchSize, patchSize])
+        classEmbedding = try e.tensor("class_embedding", shape: [hiddenSize])
+        positionEmbedding = try e["position_embedding"].tensor("weight", shape: [c.numPositions, hiddenSize])
+        preNorm = try LayerNormLayer(v["pre_layrnorm"], channels: hiddenSize, eps: eps)
+        layers = try (0..<c.numHiddenLayers).map {
+            try CLIPEncoderLayer(v["encoder"]["layers"]["\($0)"], hiddenSize: hiddenSize, intermediateSize: c.intermediateSize,
+                                 heads: c.numAttentionHeads, eps: eps, quickGELU: c.hiddenAct == .quickGELU)
         }
-        postNorm = try LayerNormLayer(v["post_layernorm"], eps: eps)
-        projection = try LinearLayer(w["visual_projection"], bias: false)
-        try w["visual_projection"].checkShape(projection.weight, "weight", [projection.outFeatures, hiddenSize])
+        postNorm = try LayerNormLayer(v["post_layernorm"], channels: hiddenSize, eps: eps)
+        projection = try LinearLayer(w["visual_projection"], in: hiddenSize, out: c.projectionDim, bias: false)
         path = v.path
     }
 
@@ -100,14 +94,12 @@ struct CLIPEncoderLayer {
     let fc2: LinearLayer
     let quickGELU: Bool
 
-    init(_ w: Weights, hiddenSize: Int, heads: Int, eps: Float, quickGELU: Bool) throws {
-        norm1 = try LayerNormLayer(w["layer_norm1"], eps: eps)
+    init(_ w: Weights, hiddenSize: Int, intermediateSize: Int, heads: Int, eps: Float, quickGELU: Bool) throws {
+        norm1 = try LayerNormLayer(w["layer_norm1"], channels: hiddenSize, eps: eps)
         attention = try CLIPAttention(w["self_attn"], hiddenSize: hiddenSize, heads: heads)
-        norm2 = try LayerNormLayer(w["layer_norm2"], eps: eps)
-        fc1 = try LinearLayer(w["mlp"]["fc1"])
-        fc2 = try LinearLayer(w["mlp"]["fc2"])
-        try w["mlp"]["fc1"].checkShape(fc1.weight, "weight", [fc1.outFeatures, hiddenSize])
-        try w["mlp"]["fc2"].checkShape(fc2.weight, "weight", [hiddenSize, fc1.outFeatures])
+        norm2 = try LayerNormLayer(w["layer_norm2"], channels: hiddenSize, eps: eps)
+        fc1 = try LinearLayer(w["mlp"]["fc1"], in: hiddenSize, out: intermediateSize)
+        fc2 = try LinearLayer(w["mlp"]["fc2"], in: intermediateSize, out: hiddenSize)
         self.quickGELU = quickGELU
     }
 
@@ -127,13 +119,10 @@ struct CLIPAttention {
     let heads: Int
 
     init(_ w: Weights, hiddenSize: Int, heads: Int) throws {
-        qProj = try LinearLayer(w["q_proj"])
-        kProj = try LinearLayer(w["k_proj"])
-        vProj = try LinearLayer(w["v_proj"])
-        outProj = try LinearLayer(w["out_proj"])
-        for (name, layer) in [("q_proj", qProj), ("k_proj", kProj), ("v_proj", vProj), ("out_proj", outProj)] {
-            try w[name].checkShape(layer.weight, "weight", [hiddenSize, hiddenSize])
-        }
+        qProj = try LinearLayer(w["q_proj"], in: hiddenSize, out: hiddenSize)
+        kProj = try LinearLayer(w["k_proj"], in: hiddenSize, out: hiddenSize)
+        vProj = try LinearLayer(w["v_proj"], in: hiddenSize, out: hiddenSize)
+        outProj = try LinearLayer(w["out_proj"], in: hiddenSize, out: hiddenSize)
         self.heads = heads
     }
 

@@ -6,9 +6,9 @@ import SVDCore
 public struct LinearLayer {
     public let weight: WeightTensor
     public let bias: Tensor?
-    public init(_ w: Weights, bias hasBias: Bool = true) throws {
-        weight = try w.weight("weight")
-        bias = hasBias ? try w.tensor("bias") : nil
+    public init(_ w: Weights, in inFeatures: Int, out outFeatures: Int, bias hasBias: Bool = true) throws {
+        weight = try w.weight("weight", shape: [outFeatures, inFeatures])
+        bias = hasBias ? try w.tensor("bias", shape: [outFeatures]) : nil
     }
     public var outFeatures: Int { weight.shape[0] }
     public func callAsFunction(_ x: Tensor) -> Tensor {
@@ -21,9 +21,11 @@ public struct Conv2dLayer {
     public let bias: Tensor?
     public let stride: Int
     public let padding: Padding2D
-    public init(_ w: Weights, stride: Int = 1, padding: Padding2D, bias hasBias: Bool = true) throws {
-        weight = try w.weight("weight")
-        bias = hasBias ? try w.tensor("bias") : nil
+    /// A square `kernel` × `kernel` convolution from `in` to `out` channels.
+    public init(_ w: Weights, in inChannels: Int, out outChannels: Int, kernel: Int, stride: Int = 1, padding: Padding2D,
+                bias hasBias: Bool = true) throws {
+        weight = try w.weight("weight", shape: [outChannels, inChannels, kernel, kernel])
+        bias = hasBias ? try w.tensor("bias", shape: [outChannels]) : nil
         self.stride = stride
         self.padding = padding
     }
@@ -42,9 +44,9 @@ public struct Conv2dLayer {
 public struct TemporalConvLayer {
     public let weight: WeightTensor
     public let bias: Tensor
-    public init(_ w: Weights) throws {
-        weight = try w.weight("weight")
-        bias = try w.tensor("bias")
+    public init(_ w: Weights, channels: Int) throws {
+        weight = try w.weight("weight", shape: [channels, channels, 3, 1, 1])
+        bias = try w.tensor("bias", shape: [channels])
     }
     public func callAsFunction(_ x: Tensor, frames: Int) -> Tensor {
         weight.withFloat32 { Convolution.temporalConv3(x, weight: $0, bias: bias, frames: frames) }
@@ -56,9 +58,9 @@ public struct GroupNormLayer {
     public let bias: Tensor
     public let groups: Int
     public let eps: Float
-    public init(_ w: Weights, groups: Int = 32, eps: Float) throws {
-        weight = try w.tensor("weight")
-        bias = try w.tensor("bias")
+    public init(_ w: Weights, channels: Int, groups: Int = 32, eps: Float) throws {
+        weight = try w.tensor("weight", shape: [channels])
+        bias = try w.tensor("bias", shape: [channels])
         self.groups = groups
         self.eps = eps
     }
@@ -76,9 +78,9 @@ public struct LayerNormLayer {
     public let weight: Tensor
     public let bias: Tensor
     public let eps: Float
-    public init(_ w: Weights, eps: Float = 1e-5) throws {
-        weight = try w.tensor("weight")
-        bias = try w.tensor("bias")
+    public init(_ w: Weights, channels: Int, eps: Float = 1e-5) throws {
+        weight = try w.tensor("weight", shape: [channels])
+        bias = try w.tensor("bias", shape: [channels])
         self.eps = eps
     }
     public func callAsFunction(_ x: Tensor) -> Tensor {
@@ -109,9 +111,9 @@ public enum SinusoidalEmbedding {
 public struct TimestepEmbedding {
     public let linear1: LinearLayer
     public let linear2: LinearLayer
-    public init(_ w: Weights) throws {
-        linear1 = try LinearLayer(w["linear_1"])
-        linear2 = try LinearLayer(w["linear_2"])
+    public init(_ w: Weights, in inFeatures: Int, hidden: Int, out outFeatures: Int) throws {
+        linear1 = try LinearLayer(w["linear_1"], in: inFeatures, out: hidden)
+        linear2 = try LinearLayer(w["linear_2"], in: hidden, out: outFeatures)
     }
     public func callAsFunction(_ x: Tensor) -> Tensor { linear2(Elementwise.silu(linear1(x))) }
 }
@@ -122,9 +124,11 @@ public struct TimestepEmbedding {
 public struct GEGLUFeedForward {
     public let projIn: LinearLayer
     public let projOut: LinearLayer
-    public init(_ w: Weights) throws {
-        projIn = try LinearLayer(w["net.0.proj"])
-        projOut = try LinearLayer(w["net.2"])
+    /// diffusers' FeedForward(dim, "geglu"): C → 2 × inner (value and gate halves) → C; inner is 4C in SVD.
+    public init(_ w: Weights, channels: Int, inner: Int? = nil) throws {
+        let inner = inner ?? 4 * channels
+        projIn = try LinearLayer(w["net.0.proj"], in: channels, out: 2 * inner)
+        projOut = try LinearLayer(w["net.2"], in: inner, out: channels)
     }
 
     /// Rows per fused block: about 1/8 of the rows (each block packs both weights once), at least 256, and at
@@ -175,11 +179,12 @@ public struct GEGLUFeedForward {
 public struct AttentionLayer {
     public let toQ, toK, toV, toOut: LinearLayer
     public let heads: Int
-    public init(_ w: Weights, heads: Int, qkvBias: Bool) throws {
-        toQ = try LinearLayer(w["to_q"], bias: qkvBias)
-        toK = try LinearLayer(w["to_k"], bias: qkvBias)
-        toV = try LinearLayer(w["to_v"], bias: qkvBias)
-        toOut = try LinearLayer(w["to_out.0"])
+    /// Queries from `channels`-wide tokens, keys and values from `context`-wide ones (= channels for self-attention).
+    public init(_ w: Weights, channels: Int, context: Int, heads: Int, qkvBias: Bool) throws {
+        toQ = try LinearLayer(w["to_q"], in: channels, out: channels, bias: qkvBias)
+        toK = try LinearLayer(w["to_k"], in: context, out: channels, bias: qkvBias)
+        toV = try LinearLayer(w["to_v"], in: context, out: channels, bias: qkvBias)
+        toOut = try LinearLayer(w["to_out.0"], in: channels, out: channels)
         self.heads = heads
     }
 

@@ -2,12 +2,7 @@
 /// one stage) converts only that network's weights to float32.
 extension ModelDirectory {
     public func loadImageEncoder() throws -> CLIPVisionModelWithProjection {
-        let c = imageEncoderConfig
-        return try CLIPVisionModelWithProjection(Weights(imageEncoder), hiddenSize: c.hiddenSize,
-                                                 layers: c.numHiddenLayers, heads: c.numAttentionHeads,
-                                                 patchSize: c.patchSize, imageSize: c.imageSize,
-                                                 channels: c.numChannels, eps: Float(c.layerNormEps),
-                                                 quickGELU: c.hiddenAct == .quickGELU)
+        try CLIPVisionModelWithProjection(Weights(imageEncoder), config: imageEncoderConfig)
     }
 
     public func loadVAE() throws -> AutoencoderKLTemporalDecoder {

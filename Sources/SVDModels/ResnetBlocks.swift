@@ -8,13 +8,15 @@ public struct ResnetBlock2D {
     let timeEmbProj: LinearLayer?
     let shortcut: Conv2dLayer?
 
-    public init(_ w: Weights, inChannels: Int, outChannels: Int, eps: Float, hasTimeEmbedding: Bool) throws {
-        norm1 = try GroupNormLayer(w["norm1"], eps: eps)
-        conv1 = try Conv2dLayer(w["conv1"], padding: .same(1))
-        norm2 = try GroupNormLayer(w["norm2"], eps: eps)
-        conv2 = try Conv2dLayer(w["conv2"], padding: .same(1))
-        timeEmbProj = hasTimeEmbedding ? try LinearLayer(w["time_emb_proj"]) : nil
-        shortcut = inChannels != outChannels ? try Conv2dLayer(w["conv_shortcut"], padding: .same(0)) : nil
+    /// `timeEmbedDim`: the width of the time embedding it adds, or nil for a block without one.
+    public init(_ w: Weights, inChannels: Int, outChannels: Int, eps: Float, timeEmbedDim: Int?) throws {
+        norm1 = try GroupNormLayer(w["norm1"], channels: inChannels, eps: eps)
+        conv1 = try Conv2dLayer(w["conv1"], in: inChannels, out: outChannels, kernel: 3, padding: .same(1))
+        norm2 = try GroupNormLayer(w["norm2"], channels: outChannels, eps: eps)
+        conv2 = try Conv2dLayer(w["conv2"], in: outChannels, out: outChannels, kernel: 3, padding: .same(1))
+        timeEmbProj = try timeEmbedDim.map { try LinearLayer(w["time_emb_proj"], in: $0, out: outChannels) }
+        shortcut = inChannels != outChannels
+            ? try Conv2dLayer(w["conv_shortcut"], in: inChannels, out: outChannels, kernel: 1, padding: .same(0)) : nil
     }
 
     /// x [n, C, y, x]; temb [n, T] (one row per image) or nil.
@@ -37,12 +39,12 @@ public struct TemporalResnetBlock {
     let norm2: GroupNormLayer, conv2: TemporalConvLayer
     let timeEmbProj: LinearLayer?
 
-    public init(_ w: Weights, eps: Float, hasTimeEmbedding: Bool) throws {
-        norm1 = try GroupNormLayer(w["norm1"], eps: eps)
-        conv1 = try TemporalConvLayer(w["conv1"])
-        norm2 = try GroupNormLayer(w["norm2"], eps: eps)
-        conv2 = try TemporalConvLayer(w["conv2"])
-        timeEmbProj = hasTimeEmbedding ? try LinearLayer(w["time_emb_proj"]) : nil
+    public init(_ w: Weights, channels: Int, eps: Float, timeEmbedDim: Int?) throws {
+        norm1 = try GroupNormLayer(w["norm1"], channels: channels, eps: eps)
+        conv1 = try TemporalConvLayer(w["conv1"], channels: channels)
+        norm2 = try GroupNormLayer(w["norm2"], channels: channels, eps: eps)
+        conv2 = try TemporalConvLayer(w["conv2"], channels: channels)
+        timeEmbProj = try timeEmbedDim.map { try LinearLayer(w["time_emb_proj"], in: $0, out: channels) }
     }
 
     /// x [b·F, C, y, x] (frame-flattened); temb [b·F, T] or nil.
@@ -63,7 +65,7 @@ public struct TemporalResnetBlock {
 public struct AlphaBlender {
     public let alpha: Float
     public init(_ w: Weights, switchSpatialToTemporal: Bool) throws {
-        let m = try w.tensor("mix_factor").scalar()
+        let m = try w.tensor("mix_factor", shape: [1]).scalar()
         let s = Elementwise.sigmoid(m)
         alpha = switchSpatialToTemporal ? 1 - s : s
     }
@@ -80,11 +82,11 @@ public struct SpatioTemporalResBlock {
     let path: String
 
     public init(_ w: Weights, inChannels: Int, outChannels: Int, eps: Float, temporalEps: Float,
-                hasTimeEmbedding: Bool, switchSpatialToTemporal: Bool) throws {
+                timeEmbedDim: Int?, switchSpatialToTemporal: Bool) throws {
         spatial = try ResnetBlock2D(w["spatial_res_block"], inChannels: inChannels, outChannels: outChannels,
-                                    eps: eps, hasTimeEmbedding: hasTimeEmbedding)
-        temporal = try TemporalResnetBlock(w["temporal_res_block"], eps: temporalEps,
-                                           hasTimeEmbedding: hasTimeEmbedding)
+                                    eps: eps, timeEmbedDim: timeEmbedDim)
+        temporal = try TemporalResnetBlock(w["temporal_res_block"], channels: outChannels, eps: temporalEps,
+                                           timeEmbedDim: timeEmbedDim)
         mixer = try AlphaBlender(w["time_mixer"], switchSpatialToTemporal: switchSpatialToTemporal)
         path = w.path
     }

@@ -24,18 +24,22 @@ public struct TemporalDecoder {
 
     public init(_ w: Weights, layout: VAELayout) throws {
         let top = layout.midChannels, outChannels = layout.outChannels
-        convIn = try Conv2dLayer(w["conv_in"], padding: .same(1))
-        try w["conv_in"].checkShape(convIn.weight, "weight", [top, layout.latentChannels, 3, 3])
+        convIn = try Conv2dLayer(w["conv_in"], in: layout.latentChannels, out: top, kernel: 3, padding: .same(1))
         let mid = w["mid_block"]
         midResnets = try (0..<layout.decoderMidResnetsRun).map { try decoderResnet(mid["resnets"]["\($0)"], top, top) }
         midAttention = layout.decoderMidRunsAttention ? try VAEAttention(mid["attentions"]["0"], channels: top) : nil
+        // Stored but never run (see `VAELayout.decoderMidResnetsStored`): listed, never loaded.
+        if w.isRecording {
+            for j in layout.decoderMidResnetsRun..<layout.decoderMidResnetsStored {
+                _ = try decoderResnet(mid["resnets"]["\(j)"], top, top)
+            }
+            if !layout.decoderMidRunsAttention { _ = try VAEAttention(mid["attentions"]["0"], channels: top) }
+        }
         upBlocks = try layout.decoder.enumerated().map { i, block in try TemporalDecoderUpBlock(w["up_blocks"]["\(i)"], block) }
         let channels = layout.decoder.last!.outChannels
-        normOut = try GroupNormLayer(w["conv_norm_out"], eps: 1e-6)
-        convOut = try Conv2dLayer(w["conv_out"], padding: .same(1))
-        try w["conv_out"].checkShape(convOut.weight, "weight", [outChannels, channels, 3, 3])
-        timeConvOut = try TemporalConvLayer(w["time_conv_out"])
-        try w["time_conv_out"].checkShape(timeConvOut.weight, "weight", [outChannels, outChannels, 3, 1, 1])
+        normOut = try GroupNormLayer(w["conv_norm_out"], channels: channels, eps: 1e-6)
+        convOut = try Conv2dLayer(w["conv_out"], in: channels, out: outChannels, kernel: 3, padding: .same(1))
+        timeConvOut = try TemporalConvLayer(w["time_conv_out"], channels: outChannels)
         self.outChannels = outChannels
         path = w.path
     }
@@ -102,21 +106,14 @@ struct TemporalDecoderUpBlock {
     init(_ w: Weights, _ block: VAELayout.Block) throws {
         let outChannels = block.outChannels
         resnets = try (0..<block.resnets).map { try decoderResnet(w["resnets"]["\($0)"], block.resnetInput($0), outChannels) }
-        if block.resample {
-            let conv = try Conv2dLayer(w["upsamplers"]["0"]["conv"], padding: .same(1))
-            try w["upsamplers"]["0"]["conv"].checkShape(conv.weight, "weight", [outChannels, outChannels, 3, 3])
-            upsample = conv
-        } else {
-            upsample = nil
-        }
+        upsample = block.resample
+            ? try Conv2dLayer(w["upsamplers"]["0"]["conv"], in: outChannels, out: outChannels, kernel: 3, padding: .same(1))
+            : nil
     }
 }
 
-/// A decoder `SpatioTemporalResBlock`, with its widths checked against the configured ones.
+/// A decoder `SpatioTemporalResBlock`: no time embedding, spatial eps 1e-6, temporal eps 1e-5, switched blend.
 func decoderResnet(_ w: Weights, _ inChannels: Int, _ outChannels: Int) throws -> SpatioTemporalResBlock {
-    try checkResnetWidths(w["spatial_res_block"], inChannels, outChannels)
-    let block = try SpatioTemporalResBlock(w, inChannels: inChannels, outChannels: outChannels, eps: 1e-6,
-                                           temporalEps: 1e-5, hasTimeEmbedding: false, switchSpatialToTemporal: true)
-    try w["spatial_res_block"]["conv1"].checkShape(block.spatial.conv1.weight, "weight", [outChannels, inChannels, 3, 3])
-    return block
+    try SpatioTemporalResBlock(w, inChannels: inChannels, outChannels: outChannels, eps: 1e-6, temporalEps: 1e-5,
+                               timeEmbedDim: nil, switchSpatialToTemporal: true)
 }

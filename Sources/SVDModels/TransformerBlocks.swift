@@ -7,13 +7,13 @@ struct BasicTransformerBlock {
     let attn1, attn2: AttentionLayer
     let ff: GEGLUFeedForward
 
-    init(_ w: Weights, heads: Int) throws {
-        norm1 = try LayerNormLayer(w["norm1"])
-        norm2 = try LayerNormLayer(w["norm2"])
-        norm3 = try LayerNormLayer(w["norm3"])
-        attn1 = try AttentionLayer(w["attn1"], heads: heads, qkvBias: false)
-        attn2 = try AttentionLayer(w["attn2"], heads: heads, qkvBias: false)
-        ff = try GEGLUFeedForward(w["ff"])
+    init(_ w: Weights, channels c: Int, context: Int, heads: Int) throws {
+        norm1 = try LayerNormLayer(w["norm1"], channels: c)
+        norm2 = try LayerNormLayer(w["norm2"], channels: c)
+        norm3 = try LayerNormLayer(w["norm3"], channels: c)
+        attn1 = try AttentionLayer(w["attn1"], channels: c, context: c, heads: heads, qkvBias: false)
+        attn2 = try AttentionLayer(w["attn2"], channels: c, context: context, heads: heads, qkvBias: false)
+        ff = try GEGLUFeedForward(w["ff"], channels: c)
     }
 
     /// h [b·F, L, C]; context [b·F, 1, D].
@@ -33,14 +33,16 @@ struct TemporalBasicTransformerBlock {
     let ffIn, ff: GEGLUFeedForward
     let attn1, attn2: AttentionLayer
 
-    init(_ w: Weights, heads: Int) throws {
-        normIn = try LayerNormLayer(w["norm_in"])
-        norm1 = try LayerNormLayer(w["norm1"])
-        norm3 = try LayerNormLayer(w["norm3"])
-        ffIn = try GEGLUFeedForward(w["ff_in"])
-        ff = try GEGLUFeedForward(w["ff"])
-        attn1 = try AttentionLayer(w["attn1"], heads: heads, qkvBias: false)
-        attn2 = try AttentionLayer(w["attn2"], heads: heads, qkvBias: false)
+    init(_ w: Weights, channels c: Int, context: Int, heads: Int) throws {
+        normIn = try LayerNormLayer(w["norm_in"], channels: c)
+        norm1 = try LayerNormLayer(w["norm1"], channels: c)
+        norm3 = try LayerNormLayer(w["norm3"], channels: c)
+        ffIn = try GEGLUFeedForward(w["ff_in"], channels: c)
+        ff = try GEGLUFeedForward(w["ff"], channels: c)
+        attn1 = try AttentionLayer(w["attn1"], channels: c, context: c, heads: heads, qkvBias: false)
+        attn2 = try AttentionLayer(w["attn2"], channels: c, context: context, heads: heads, qkvBias: false)
+        // Stored though never read: the cross-attention has one key token, so its query norm has no effect.
+        _ = try LayerNormLayer(w["norm2"], channels: c)
     }
 
     /// h [b·F, L, C] (frame-major); videoContext [b, 1, D], each video's first-frame context.
@@ -67,18 +69,20 @@ public struct TransformerSpatioTemporalModel {
     let channels: Int
     let path: String
 
-    public init(_ w: Weights, channels: Int, heads: Int, layers count: Int) throws {
+    /// `context`: the width of the image embedding the cross-attentions read.
+    public init(_ w: Weights, channels: Int, context: Int, heads: Int, layers count: Int) throws {
         self.channels = channels
         path = w.path
-        norm = try GroupNormLayer(w["norm"], eps: 1e-6)
-        projIn = try LinearLayer(w["proj_in"])
-        projOut = try LinearLayer(w["proj_out"])
-        timePosEmbed = try TimestepEmbedding(w["time_pos_embed"])
+        norm = try GroupNormLayer(w["norm"], channels: channels, eps: 1e-6)
+        projIn = try LinearLayer(w["proj_in"], in: channels, out: channels)
+        projOut = try LinearLayer(w["proj_out"], in: channels, out: channels)
+        timePosEmbed = try TimestepEmbedding(w["time_pos_embed"], in: channels, hidden: 4 * channels, out: channels)
         // diffusers has one AlphaBlender (`time_mixer`) shared by every layer.
         let mixer = try AlphaBlender(w["time_mixer"], switchSpatialToTemporal: false)
         layers = try (0..<count).map { i in
-            (try BasicTransformerBlock(w["transformer_blocks.\(i)"], heads: heads),
-             try TemporalBasicTransformerBlock(w["temporal_transformer_blocks.\(i)"], heads: heads),
+            (try BasicTransformerBlock(w["transformer_blocks.\(i)"], channels: channels, context: context, heads: heads),
+             try TemporalBasicTransformerBlock(w["temporal_transformer_blocks.\(i)"], channels: channels, context: context,
+                                               heads: heads),
              mixer)
         }
     }

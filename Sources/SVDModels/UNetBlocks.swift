@@ -21,13 +21,13 @@ struct ResnetAttentionPair {
 
 enum UNetBlockFactory {
     static func pair(_ w: Weights, index i: Int, inChannels: Int, outChannels: Int, eps: Float,
-                     heads: Int?, transformerLayers: Int) throws -> ResnetAttentionPair {
+                     heads: Int?, transformerLayers: Int, layout: UNetLayout) throws -> ResnetAttentionPair {
         let resnet = try SpatioTemporalResBlock(w["resnets.\(i)"], inChannels: inChannels, outChannels: outChannels,
-                                                eps: eps, temporalEps: eps, hasTimeEmbedding: true,
+                                                eps: eps, temporalEps: eps, timeEmbedDim: layout.timeEmbedDim,
                                                 switchSpatialToTemporal: false)
         let attention = try heads.map {
-            try TransformerSpatioTemporalModel(w["attentions.\(i)"], channels: outChannels, heads: $0,
-                                               layers: transformerLayers)
+            try TransformerSpatioTemporalModel(w["attentions.\(i)"], channels: outChannels, context: layout.crossAttentionDim,
+                                               heads: $0, layers: transformerLayers)
         }
         return ResnetAttentionPair(resnet: resnet, attention: attention)
     }
@@ -39,14 +39,17 @@ struct UNetDownBlock {
     let pairs: [ResnetAttentionPair]
     let downsampler: Conv2dLayer?
 
-    init(_ w: Weights, _ block: UNetLayout.DownBlock) throws {
+    init(_ w: Weights, _ block: UNetLayout.DownBlock, layout: UNetLayout) throws {
         // Cross-attention down blocks use eps 1e-6; the plain DownBlockSpatioTemporal uses 1e-5.
         let eps: Float = block.heads == nil ? 1e-5 : 1e-6
         pairs = try (0..<block.layers).map { i in
             try UNetBlockFactory.pair(w, index: i, inChannels: block.resnetInput(i), outChannels: block.outChannels,
-                                      eps: eps, heads: block.heads, transformerLayers: block.transformerLayers)
+                                      eps: eps, heads: block.heads, transformerLayers: block.transformerLayers, layout: layout)
         }
-        downsampler = block.downsample ? try Conv2dLayer(w["downsamplers.0.conv"], stride: 2, padding: .same(1)) : nil
+        downsampler = block.downsample
+            ? try Conv2dLayer(w["downsamplers.0.conv"], in: block.outChannels, out: block.outChannels, kernel: 3, stride: 2,
+                              padding: .same(1))
+            : nil
     }
 
     func callAsFunction(_ x: Tensor, _ cond: UNetConditioning) -> (Tensor, [Tensor]) {
@@ -69,13 +72,15 @@ struct UNetMidBlock {
     let first: SpatioTemporalResBlock
     let rest: [(attention: TransformerSpatioTemporalModel, resnet: SpatioTemporalResBlock)]
 
-    init(_ w: Weights, _ block: UNetLayout.MidBlock) throws {
+    init(_ w: Weights, _ block: UNetLayout.MidBlock, layout: UNetLayout) throws {
         func resnet(_ i: Int) throws -> SpatioTemporalResBlock {
             try SpatioTemporalResBlock(w["resnets.\(i)"], inChannels: block.channels, outChannels: block.channels,
-                                       eps: 1e-5, temporalEps: 1e-5, hasTimeEmbedding: true, switchSpatialToTemporal: false)
+                                       eps: 1e-5, temporalEps: 1e-5, timeEmbedDim: layout.timeEmbedDim,
+                                       switchSpatialToTemporal: false)
         }
         first = try resnet(0)
-        rest = [(try TransformerSpatioTemporalModel(w["attentions.0"], channels: block.channels, heads: block.heads,
+        rest = [(try TransformerSpatioTemporalModel(w["attentions.0"], channels: block.channels,
+                                                    context: layout.crossAttentionDim, heads: block.heads,
                                                     layers: block.transformerLayers), try resnet(1))]
     }
 
@@ -96,12 +101,14 @@ struct UNetUpBlock {
     let pairs: [ResnetAttentionPair]
     let upsampler: Conv2dLayer?
 
-    init(_ w: Weights, _ block: UNetLayout.UpBlock) throws {
+    init(_ w: Weights, _ block: UNetLayout.UpBlock, layout: UNetLayout) throws {
         pairs = try block.skipChannels.indices.map { i in
             try UNetBlockFactory.pair(w, index: i, inChannels: block.resnetInput(i), outChannels: block.outChannels,
-                                      eps: 1e-6, heads: block.heads, transformerLayers: block.transformerLayers)
+                                      eps: 1e-6, heads: block.heads, transformerLayers: block.transformerLayers, layout: layout)
         }
-        upsampler = block.upsample ? try Conv2dLayer(w["upsamplers.0.conv"], padding: .same(1)) : nil
+        upsampler = block.upsample
+            ? try Conv2dLayer(w["upsamplers.0.conv"], in: block.outChannels, out: block.outChannels, kernel: 3, padding: .same(1))
+            : nil
     }
 
     var skipCount: Int { pairs.count }

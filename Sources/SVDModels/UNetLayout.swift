@@ -1,7 +1,7 @@
 /// The UNet's structure, worked out once from its config: every block with its widths, its attention and the
-/// skip tensors it pushes or takes. The network (`UNetSpatioTemporal`), its weight manifest
-/// (`WeightManifest.unet`), its operation count (`OperationCount.unet`) and the memory estimate all walk this
-/// one description, so a change to the architecture is made here.
+/// skip tensors it pushes or takes. The network (`UNetSpatioTemporal`, and through it the weight manifest), its
+/// operation count (`OperationCount.unet`) and the memory estimate all walk this one description, so a change
+/// to the architecture is made here.
 public struct UNetLayout: Sendable, Equatable {
     /// `CrossAttnDownBlockSpatioTemporal` (heads set) or `DownBlockSpatioTemporal`, at latent level `index`.
     public struct DownBlock: Sendable, Equatable {

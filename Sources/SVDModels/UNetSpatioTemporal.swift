@@ -12,14 +12,17 @@ public struct UNetSpatioTemporal {
 
     public init(_ w: Weights, layout: UNetLayout) throws {
         self.layout = layout
-        convIn = try Conv2dLayer(w["conv_in"], padding: .same(1))
-        timeEmbedding = try TimestepEmbedding(w["time_embedding"])
-        addEmbedding = try TimestepEmbedding(w["add_embedding"])
-        downBlocks = try layout.down.enumerated().map { i, block in try UNetDownBlock(w["down_blocks.\(i)"], block) }
-        midBlock = try UNetMidBlock(w["mid_block"], layout.mid)
-        upBlocks = try layout.up.enumerated().map { i, block in try UNetUpBlock(w["up_blocks.\(i)"], block) }
-        normOut = try GroupNormLayer(w["conv_norm_out"], eps: 1e-5)
-        convOut = try Conv2dLayer(w["conv_out"], padding: .same(1))
+        let base = layout.baseChannels, temb = layout.timeEmbedDim
+        convIn = try Conv2dLayer(w["conv_in"], in: layout.inChannels, out: base, kernel: 3, padding: .same(1))
+        timeEmbedding = try TimestepEmbedding(w["time_embedding"], in: base, hidden: temb, out: temb)
+        addEmbedding = try TimestepEmbedding(w["add_embedding"], in: layout.addedTimeInputDim, hidden: temb, out: temb)
+        downBlocks = try layout.down.enumerated().map { i, block in
+            try UNetDownBlock(w["down_blocks.\(i)"], block, layout: layout)
+        }
+        midBlock = try UNetMidBlock(w["mid_block"], layout.mid, layout: layout)
+        upBlocks = try layout.up.enumerated().map { i, block in try UNetUpBlock(w["up_blocks.\(i)"], block, layout: layout) }
+        normOut = try GroupNormLayer(w["conv_norm_out"], channels: base, eps: 1e-5)
+        convOut = try Conv2dLayer(w["conv_out"], in: base, out: layout.outChannels, kernel: 3, padding: .same(1))
     }
 
     /// sample [Bu, F, in, h, w]; timestep t; context [Bu, 1, D]; addedTimeIds [Bu][3]. Returns [Bu, F, out, h, w].

@@ -15,9 +15,9 @@ public struct AutoencoderKLTemporalDecoder {
     public init(_ w: Weights, layout: VAELayout, scalingFactor: Double) throws {
         let latentChannels = layout.latentChannels
         encoder = try VAEEncoder(w["encoder"], layout: layout)
-        quantConv = try Conv2dLayer(w["quant_conv"], padding: .same(0))
+        quantConv = try Conv2dLayer(w["quant_conv"], in: 2 * latentChannels, out: 2 * latentChannels, kernel: 1,
+                                    padding: .same(0))
         quantConvPath = w["quant_conv"].path
-        try w["quant_conv"].checkShape(quantConv.weight, "weight", [2 * latentChannels, 2 * latentChannels, 1, 1])
         decoder = try TemporalDecoder(w["decoder"], layout: layout)
         self.latentChannels = latentChannels
         self.scalingFactor = scalingFactor
@@ -75,18 +75,12 @@ public struct VAEAttention {
     let heads: Int
 
     public init(_ w: Weights, channels: Int, heads: Int = 1) throws {
-        norm = try GroupNormLayer(w["group_norm"], eps: 1e-6)
+        norm = try GroupNormLayer(w["group_norm"], channels: channels, eps: 1e-6)
         // Linear (C, C) weights, applied as 1×1 convolutions. Older names (query/key/value/proj_attn) and 4-D
         // storage are handled by the weight set's naming rules.
         func projection(_ name: String) throws -> (weight: WeightTensor, bias: Tensor) {
-            let scope = w[name]
-            let weight = try scope.weight("weight")
-            guard weight.count == channels * channels else {
-                throw WeightShapeError(key: scope.prefix + "weight", expected: [channels, channels], actual: weight.shape)
-            }
-            let bias = try scope.tensor("bias")
-            try scope.checkShape(bias, "bias", [channels])
-            return (weight.reshaped([channels, channels, 1, 1]), bias)
+            (try w[name].weight("weight", shape: [channels, channels]).reshaped([channels, channels, 1, 1]),
+             try w[name].tensor("bias", shape: [channels]))
         }
         toQ = try projection("to_q")
         toK = try projection("to_k")

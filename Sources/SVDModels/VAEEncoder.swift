@@ -12,17 +12,16 @@ public struct VAEEncoder {
     let path: String  // module path, to name traced activations as diffusers does
 
     public init(_ w: Weights, layout: VAELayout) throws {
-        convIn = try Conv2dLayer(w["conv_in"], padding: .same(1))
-        try w["conv_in"].checkShape(convIn.weight, "weight", [layout.encoder[0].inChannels, layout.imageChannels, 3, 3])
+        convIn = try Conv2dLayer(w["conv_in"], in: layout.imageChannels, out: layout.encoder[0].inChannels, kernel: 3,
+                                 padding: .same(1))
         downBlocks = try layout.encoder.enumerated().map { i, block in try VAEDownBlock(w["down_blocks"]["\(i)"], block) }
         let channels = layout.midChannels, latentChannels = layout.latentChannels
         let mid = w["mid_block"]
         midResnets = (try vaeResnet(mid["resnets"]["0"], channels, channels),
                       try vaeResnet(mid["resnets"]["1"], channels, channels))
         midAttention = try VAEAttention(mid["attentions"]["0"], channels: channels)
-        normOut = try GroupNormLayer(w["conv_norm_out"], eps: 1e-6)
-        convOut = try Conv2dLayer(w["conv_out"], padding: .same(1))
-        try w["conv_out"].checkShape(convOut.weight, "weight", [2 * latentChannels, channels, 3, 3])
+        normOut = try GroupNormLayer(w["conv_norm_out"], channels: channels, eps: 1e-6)
+        convOut = try Conv2dLayer(w["conv_out"], in: channels, out: 2 * latentChannels, kernel: 3, padding: .same(1))
         path = w.path
     }
 
@@ -53,14 +52,10 @@ struct VAEDownBlock {
     init(_ w: Weights, _ block: VAELayout.Block) throws {
         let outChannels = block.outChannels
         resnets = try (0..<block.resnets).map { try vaeResnet(w["resnets"]["\($0)"], block.resnetInput($0), outChannels) }
-        if block.resample {
-            let conv = try Conv2dLayer(w["downsamplers"]["0"]["conv"], stride: 2,
-                                       padding: Padding2D(top: 0, left: 0, bottom: 1, right: 1))
-            try w["downsamplers"]["0"]["conv"].checkShape(conv.weight, "weight", [outChannels, outChannels, 3, 3])
-            downsample = conv
-        } else {
-            downsample = nil
-        }
+        downsample = block.resample
+            ? try Conv2dLayer(w["downsamplers"]["0"]["conv"], in: outChannels, out: outChannels, kernel: 3, stride: 2,
+                              padding: Padding2D(top: 0, left: 0, bottom: 1, right: 1))
+            : nil
     }
 
     /// In place, so the caller's tensor is released as soon as each layer has consumed it.
@@ -70,17 +65,7 @@ struct VAEDownBlock {
     }
 }
 
-/// A VAE spatial resnet (no temb, eps 1e-6), with its widths checked against the configured ones.
+/// A VAE spatial resnet: no time embedding, eps 1e-6.
 func vaeResnet(_ w: Weights, _ inChannels: Int, _ outChannels: Int) throws -> ResnetBlock2D {
-    try checkResnetWidths(w, inChannels, outChannels)
-    let block = try ResnetBlock2D(w, inChannels: inChannels, outChannels: outChannels, eps: 1e-6, hasTimeEmbedding: false)
-    try w["conv1"].checkShape(block.conv1.weight, "weight", [outChannels, inChannels, 3, 3])
-    return block
-}
-
-/// Checks a resnet's norm widths before it is built: otherwise a wrong width shows up as a missing (or silently
-/// unused) conv_shortcut instead of a shape error. The norms are the cheapest tensors that carry both widths.
-func checkResnetWidths(_ w: Weights, _ inChannels: Int, _ outChannels: Int) throws {
-    try w["norm1"].checkShape(try w["norm1"].tensor("weight"), "weight", [inChannels])
-    try w["norm2"].checkShape(try w["norm2"].tensor("weight"), "weight", [outChannels])
+    try ResnetBlock2D(w, inChannels: inChannels, outChannels: outChannels, eps: 1e-6, timeEmbedDim: nil)
 }

@@ -1,6 +1,6 @@
 /// The VAE's structure, worked out once from its config: the encoder's down blocks and the temporal decoder's
-/// mid and up blocks with their widths. The networks (`VAEEncoder`, `TemporalDecoder`), the weight manifest
-/// (`WeightManifest.vae`), the operation counts and the decoder's memory estimate all walk this description.
+/// mid and up blocks with their widths. The networks (`VAEEncoder`, `TemporalDecoder`, and through them the weight
+/// manifest), the operation counts and the decoder's memory estimate all walk this description.
 public struct VAELayout: Sendable, Equatable {
     /// A `DownEncoderBlock2D` (encoder, `resample` = a stride-2 downsample after the resnets) or an
     /// `UpBlockTemporalDecoder` (decoder, `resample` = a nearest-×2 upsample and conv).

@@ -15,8 +15,8 @@ public enum ModelComponent: String, CaseIterable, Sendable, Comparable {
     public static func < (a: ModelComponent, b: ModelComponent) -> Bool { a.rawValue < b.rawValue }
 }
 
-/// Every tensor a network reads, with its shape in PyTorch order, computed from the network's config
-/// for any widths. The networks fetch exactly these keys.
+/// Every tensor a network reads, with its shape in PyTorch order, for any widths: the network itself built on a
+/// `WeightRecorder`, so the keys and shapes are the ones its layers state where they fetch them.
 public struct WeightManifest: Equatable, Sendable {
     public let component: ModelComponent
     /// Expected key → shape.
@@ -36,117 +36,25 @@ public struct WeightManifest: Equatable, Sendable {
     public static func unet(_ c: UNetConfig) -> WeightManifest { unet(UNetLayout(c)) }
 
     public static func unet(_ l: UNetLayout) -> WeightManifest {
-        var b = ManifestBuilder()
-        let temb = l.timeEmbedDim
-        b.conv("conv_in", out: l.baseChannels, in: l.inChannels, kernel: [3, 3])
-        b.timestepEmbedding("time_embedding", in: l.baseChannels, hidden: temb, out: temb)
-        b.timestepEmbedding("add_embedding", in: l.addedTimeInputDim, hidden: temb, out: temb)
-        func pair(_ p: String, _ j: Int, in channels: Int, out: Int, heads: Int?, transformerLayers: Int) {
-            b.spatioTemporalResBlock("\(p).resnets.\(j)", in: channels, out: out, temb: temb)
-            if heads != nil {
-                b.spatioTemporalTransformer("\(p).attentions.\(j)", channels: out, layers: transformerLayers,
-                                            context: l.crossAttentionDim)
-            }
-        }
-        for (i, block) in l.down.enumerated() {
-            for j in 0..<block.layers {
-                pair("down_blocks.\(i)", j, in: block.resnetInput(j), out: block.outChannels, heads: block.heads,
-                     transformerLayers: block.transformerLayers)
-            }
-            if block.downsample {
-                b.conv("down_blocks.\(i).downsamplers.0.conv", out: block.outChannels, in: block.outChannels, kernel: [3, 3])
-            }
-        }
-        let mid = l.mid
-        b.spatioTemporalResBlock("mid_block.resnets.0", in: mid.channels, out: mid.channels, temb: temb)
-        b.spatioTemporalTransformer("mid_block.attentions.0", channels: mid.channels, layers: mid.transformerLayers,
-                                    context: l.crossAttentionDim)
-        b.spatioTemporalResBlock("mid_block.resnets.1", in: mid.channels, out: mid.channels, temb: temb)
-        for (i, block) in l.up.enumerated() {
-            for j in block.skipChannels.indices {
-                pair("up_blocks.\(i)", j, in: block.resnetInput(j), out: block.outChannels, heads: block.heads,
-                     transformerLayers: block.transformerLayers)
-            }
-            if block.upsample {
-                b.conv("up_blocks.\(i).upsamplers.0.conv", out: block.outChannels, in: block.outChannels, kernel: [3, 3])
-            }
-        }
-        b.norm("conv_norm_out", l.baseChannels)
-        b.conv("conv_out", out: l.outChannels, in: l.baseChannels, kernel: [3, 3])
-        return WeightManifest(component: .unet, shapes: b.shapes)
+        WeightManifest(component: .unet, shapes: WeightRecorder.shapes { _ = try UNetSpatioTemporal($0, layout: l) })
     }
 
     /// `AutoencoderKLTemporalDecoder`: 2-D encoder, temporal decoder.
     public static func vae(_ c: VAEConfig) -> WeightManifest { vae(VAELayout(c)) }
 
     public static func vae(_ l: VAELayout) -> WeightManifest {
-        var b = ManifestBuilder()
-        let top = l.midChannels, latent2 = 2 * l.latentChannels
-        b.conv("encoder.conv_in", out: l.encoder[0].inChannels, in: l.imageChannels, kernel: [3, 3])
-        for (i, block) in l.encoder.enumerated() {
-            for j in 0..<block.resnets {
-                b.resnetBlock2D("encoder.down_blocks.\(i).resnets.\(j)", in: block.resnetInput(j), out: block.outChannels, temb: nil)
-            }
-            if block.resample {
-                b.conv("encoder.down_blocks.\(i).downsamplers.0.conv", out: block.outChannels, in: block.outChannels, kernel: [3, 3])
-            }
-        }
-        b.resnetBlock2D("encoder.mid_block.resnets.0", in: top, out: top, temb: nil)
-        b.resnetBlock2D("encoder.mid_block.resnets.1", in: top, out: top, temb: nil)
-        b.norm("encoder.conv_norm_out", top)
-        b.conv("encoder.conv_out", out: latent2, in: top, kernel: [3, 3])
-        b.conv("quant_conv", out: latent2, in: latent2, kernel: [1, 1])
-
-        b.conv("decoder.conv_in", out: top, in: l.latentChannels, kernel: [3, 3])
-        for j in 0..<l.decoderMidResnetsStored {
-            b.spatioTemporalResBlock("decoder.mid_block.resnets.\(j)", in: top, out: top, temb: nil)
-        }
-        for (i, block) in l.decoder.enumerated() {
-            for j in 0..<block.resnets {
-                b.spatioTemporalResBlock("decoder.up_blocks.\(i).resnets.\(j)", in: block.resnetInput(j), out: block.outChannels, temb: nil)
-            }
-            if block.resample {
-                b.conv("decoder.up_blocks.\(i).upsamplers.0.conv", out: block.outChannels, in: block.outChannels, kernel: [3, 3])
-            }
-        }
-        let bottom = l.decoder[l.decoder.count - 1].outChannels
-        b.norm("decoder.conv_norm_out", bottom)
-        b.conv("decoder.conv_out", out: l.outChannels, in: bottom, kernel: [3, 3])
-        b.conv("decoder.time_conv_out", out: l.outChannels, in: l.outChannels, kernel: [3, 1, 1])
-
-        // One head over all channels, biased q/k/v; the decoder stores its attention even where it is not run.
-        var squeezable: Set<String> = []
-        for p in ["encoder.mid_block.attentions.0", "decoder.mid_block.attentions.0"] {
-            b.norm("\(p).group_norm", top)
-            for name in ["to_q", "to_k", "to_v", "to_out.0"] {
-                b.linear("\(p).\(name)", out: top, in: top)
-                squeezable.insert("\(p).\(name).weight")
-            }
-        }
-        return WeightManifest(component: .vae, shapes: b.shapes, squeezableKeys: squeezable)
+        let shapes = WeightRecorder.shapes { _ = try AutoencoderKLTemporalDecoder($0, layout: l, scalingFactor: 1) }
+        // Older exports store the attention projections as 1×1 convolutions.
+        let squeezable = shapes.keys.filter { $0.contains(".mid_block.attentions.0.to_") && $0.hasSuffix(".weight") }
+        return WeightManifest(component: .vae, shapes: shapes, squeezableKeys: Set(squeezable))
     }
 
     /// `CLIPVisionModelWithProjection`.
     public static func clipVision(_ c: CLIPVisionConfig) -> WeightManifest {
-        var b = ManifestBuilder()
-        let d = c.hiddenSize
-        b.add("vision_model.embeddings.class_embedding", [d])
-        b.add("vision_model.embeddings.patch_embedding.weight", [d, c.numChannels, c.patchSize, c.patchSize])
-        b.add("vision_model.embeddings.position_embedding.weight", [c.numPositions, d])
-        b.norm("vision_model.pre_layrnorm", d)
-        for i in 0..<c.numHiddenLayers {
-            let p = "vision_model.encoder.layers.\(i)"
-            for proj in ["q_proj", "k_proj", "v_proj", "out_proj"] { b.linear("\(p).self_attn.\(proj)", out: d, in: d) }
-            b.norm("\(p).layer_norm1", d)
-            b.linear("\(p).mlp.fc1", out: c.intermediateSize, in: d)
-            b.linear("\(p).mlp.fc2", out: d, in: c.intermediateSize)
-            b.norm("\(p).layer_norm2", d)
-        }
-        b.norm("vision_model.post_layernorm", d)
-        b.linear("visual_projection", out: c.projectionDim, in: d, bias: false)
         // Older exports store the position ids (0…n−1) as an I64 buffer; it is not a weight.
-        return WeightManifest(component: .imageEncoder, shapes: b.shapes,
-                              ignoredKeys: ["vision_model.embeddings.position_ids"])
+        WeightManifest(component: .imageEncoder,
+                       shapes: WeightRecorder.shapes { _ = try CLIPVisionModelWithProjection($0, config: c) },
+                       ignoredKeys: ["vision_model.embeddings.position_ids"])
     }
 
     public init(component: ModelComponent, shapes: [String: [Int]], ignoredKeys: Set<String> = [],
@@ -155,92 +63,6 @@ public struct WeightManifest: Equatable, Sendable {
         self.shapes = shapes
         self.ignoredKeys = ignoredKeys
         self.squeezableKeys = squeezableKeys
-    }
-}
-
-/// Accumulates key → shape for the diffusers building blocks.
-private struct ManifestBuilder {
-    var shapes: [String: [Int]] = [:]
-
-    mutating func add(_ key: String, _ shape: [Int]) {
-        precondition(shapes[key] == nil, "manifest key \(key) added twice")
-        shapes[key] = shape
-    }
-
-    mutating func linear(_ p: String, out: Int, in i: Int, bias: Bool = true) {
-        add("\(p).weight", [out, i])
-        if bias { add("\(p).bias", [out]) }
-    }
-
-    mutating func conv(_ p: String, out: Int, in i: Int, kernel: [Int]) {
-        add("\(p).weight", [out, i] + kernel)
-        add("\(p).bias", [out])
-    }
-
-    /// GroupNorm and LayerNorm affine parameters.
-    mutating func norm(_ p: String, _ c: Int) {
-        add("\(p).weight", [c])
-        add("\(p).bias", [c])
-    }
-
-    mutating func timestepEmbedding(_ p: String, in i: Int, hidden: Int, out: Int) {
-        linear("\(p).linear_1", out: hidden, in: i)
-        linear("\(p).linear_2", out: out, in: hidden)
-    }
-
-    mutating func resnetBlock2D(_ p: String, in i: Int, out: Int, temb: Int?) {
-        norm("\(p).norm1", i)
-        conv("\(p).conv1", out: out, in: i, kernel: [3, 3])
-        if let temb { linear("\(p).time_emb_proj", out: out, in: temb) }
-        norm("\(p).norm2", out)
-        conv("\(p).conv2", out: out, in: out, kernel: [3, 3])
-        if i != out { conv("\(p).conv_shortcut", out: out, in: i, kernel: [1, 1]) }
-    }
-
-    mutating func spatioTemporalResBlock(_ p: String, in i: Int, out: Int, temb: Int?) {
-        resnetBlock2D("\(p).spatial_res_block", in: i, out: out, temb: temb)
-        let t = "\(p).temporal_res_block"
-        norm("\(t).norm1", out)
-        conv("\(t).conv1", out: out, in: out, kernel: [3, 1, 1])
-        if let temb { linear("\(t).time_emb_proj", out: out, in: temb) }
-        norm("\(t).norm2", out)
-        conv("\(t).conv2", out: out, in: out, kernel: [3, 1, 1])
-        add("\(p).time_mixer.mix_factor", [1])
-    }
-
-    /// diffusers `Attention` as the UNet uses it: no q/k/v biases, biased output projection.
-    mutating func attention(_ p: String, channels c: Int, context: Int) {
-        linear("\(p).to_q", out: c, in: c, bias: false)
-        linear("\(p).to_k", out: c, in: context, bias: false)
-        linear("\(p).to_v", out: c, in: context, bias: false)
-        linear("\(p).to_out.0", out: c, in: c)
-    }
-
-    /// GEGLU FeedForward: value and gate halves in one projection.
-    mutating func feedForward(_ p: String, in i: Int, out: Int) {
-        linear("\(p).net.0.proj", out: 8 * i, in: i)
-        linear("\(p).net.2", out: out, in: 4 * i)
-    }
-
-    mutating func spatioTemporalTransformer(_ p: String, channels c: Int, layers: Int, context: Int) {
-        norm("\(p).norm", c)
-        linear("\(p).proj_in", out: c, in: c)
-        for l in 0..<layers {
-            let s = "\(p).transformer_blocks.\(l)"
-            for n in ["norm1", "norm2", "norm3"] { norm("\(s).\(n)", c) }
-            attention("\(s).attn1", channels: c, context: c)
-            attention("\(s).attn2", channels: c, context: context)
-            feedForward("\(s).ff", in: c, out: c)
-            let t = "\(p).temporal_transformer_blocks.\(l)"
-            for n in ["norm_in", "norm1", "norm2", "norm3"] { norm("\(t).\(n)", c) }
-            feedForward("\(t).ff_in", in: c, out: c)
-            attention("\(t).attn1", channels: c, context: c)
-            attention("\(t).attn2", channels: c, context: context)
-            feedForward("\(t).ff", in: c, out: c)
-        }
-        timestepEmbedding("\(p).time_pos_embed", in: c, hidden: 4 * c, out: c)
-        add("\(p).time_mixer.mix_factor", [1])
-        linear("\(p).proj_out", out: c, in: c)
     }
 }
 

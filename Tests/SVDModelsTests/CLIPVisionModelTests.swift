@@ -7,13 +7,9 @@ import XCTest
 final class CLIPVisionModelTests: XCTestCase {
     static func loadModel() throws -> CLIPVisionModelWithProjection {
         let dir = Fixtures.demoModel.appendingPathComponent("image_encoder")
-        let config = try JSONValue.parse(Data(contentsOf: dir.appendingPathComponent("config.json")))
-        func int(_ key: String) throws -> Int { try XCTUnwrap(config[key]?.intValue, key) }
+        let config = try CLIPVisionConfig.load(from: dir.appendingPathComponent("config.json"))
         let weights = try SafeTensorsFile(path: dir.appendingPathComponent("model.safetensors").path)
-        return try CLIPVisionModelWithProjection(
-            Weights(weights), hiddenSize: int("hidden_size"), layers: int("num_hidden_layers"),
-            heads: int("num_attention_heads"), patchSize: int("patch_size"), imageSize: int("image_size"),
-            channels: int("num_channels"), eps: Float(try XCTUnwrap(config["layer_norm_eps"]?.doubleValue)))
+        return try CLIPVisionModelWithProjection(Weights(weights), config: config)
     }
 
     /// CLIP(clip_pixel_values) vs the conditional (last) row of `image_embeddings`, ≤ 1e-5 abs.
@@ -57,8 +53,9 @@ final class CLIPVisionModelTests: XCTestCase {
     func testMismatchedConfigThrows() throws {
         let path = Fixtures.demoModel.appendingPathComponent("image_encoder/model.safetensors").path
         let weights = Weights(try SafeTensorsFile(path: path))
-        XCTAssertThrowsError(try CLIPVisionModelWithProjection(weights, hiddenSize: 32, layers: 2, heads: 2,
-                                                               patchSize: 16, imageSize: 224)) { error in
+        let config = try CLIPVisionConfig(hiddenSize: 32, intermediateSize: 37, numHiddenLayers: 2, numAttentionHeads: 2,
+                                          patchSize: 16, imageSize: 224)
+        XCTAssertThrowsError(try CLIPVisionModelWithProjection(weights, config: config)) { error in
             XCTAssertEqual((error as? WeightShapeError)?.key, "vision_model.embeddings.patch_embedding.weight")
         }
     }

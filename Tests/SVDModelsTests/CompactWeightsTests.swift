@@ -52,20 +52,21 @@ final class CompactWeightsTests: XCTestCase {
         let compact = Weights(file), expanded = Weights(ExpandedAtLoad(file: file))
 
         let tokens = Self.pattern([2, 3, 5])
-        let linear = try LinearLayer(compact["linear"])
+        let linear = try LinearLayer(compact["linear"], in: 5, out: 6)
         XCTAssertTrue(linear.weight.isCompact)
-        XCTAssertEqual(Self.bits(linear(tokens)), Self.bits(try LinearLayer(expanded["linear"])(tokens)))
-        XCTAssertEqual(Self.bits(try GEGLUFeedForward(compact["ff"])(tokens)),
-                       Self.bits(try GEGLUFeedForward(expanded["ff"])(tokens)))
+        XCTAssertEqual(Self.bits(linear(tokens)), Self.bits(try LinearLayer(expanded["linear"], in: 5, out: 6)(tokens)))
+        XCTAssertEqual(Self.bits(try GEGLUFeedForward(compact["ff"], channels: 5, inner: 4)(tokens)),
+                       Self.bits(try GEGLUFeedForward(expanded["ff"], channels: 5, inner: 4)(tokens)))
 
         let image = Self.pattern([2, 3, 7, 6])
-        let conv = try Conv2dLayer(compact["conv"], stride: 2, padding: .same(1))
+        let conv = try Conv2dLayer(compact["conv"], in: 3, out: 4, kernel: 3, stride: 2, padding: .same(1))
         XCTAssertTrue(conv.weight.isCompact)
-        XCTAssertEqual(Self.bits(conv(image)), Self.bits(try Conv2dLayer(expanded["conv"], stride: 2, padding: .same(1))(image)))
+        XCTAssertEqual(Self.bits(conv(image)),
+                       Self.bits(try Conv2dLayer(expanded["conv"], in: 3, out: 4, kernel: 3, stride: 2, padding: .same(1))(image)))
 
         let frames = Self.pattern([6, 4, 3, 2])
-        XCTAssertEqual(Self.bits(try TemporalConvLayer(compact["time"])(frames, frames: 3)),
-                       Self.bits(try TemporalConvLayer(expanded["time"])(frames, frames: 3)))
+        XCTAssertEqual(Self.bits(try TemporalConvLayer(compact["time"], channels: 4)(frames, frames: 3)),
+                       Self.bits(try TemporalConvLayer(expanded["time"], channels: 4)(frames, frames: 3)))
     }
 
     static func pattern(_ shape: [Int]) -> Tensor {

@@ -146,7 +146,11 @@ final class ModelDirectoryTests: XCTestCase {
         ])
         // The weight set serves the networks' generic weight-source interface.
         let scoped = Weights(model.vae)["decoder.conv_out"]
-        XCTAssertEqual(try scoped.tensor("weight").shape, [3, 32, 3, 3])
+        XCTAssertEqual(try scoped.tensor("weight", shape: [3, 32, 3, 3]).shape, [3, 32, 3, 3])
+        XCTAssertThrowsError(try scoped.tensor("weight", shape: [3, 16, 3, 3])) { error in
+            XCTAssertEqual(error as? WeightShapeError,
+                           WeightShapeError(key: "decoder.conv_out.weight", expected: [3, 16, 3, 3], actual: [3, 32, 3, 3]))
+        }
         XCTAssertThrowsError(try model.vae.tensor("decoder.nonexistent.weight")) { error in
             XCTAssertEqual(error as? UnknownWeightError, UnknownWeightError(component: .vae, key: "decoder.nonexistent.weight"))
         }

@@ -160,7 +160,9 @@ final class VAETests: XCTestCase {
         let weights = Weights(try SafeTensorsFile(path: path))
         let layout = VAELayout(blockOutChannels: [32, 64, 64, 64], layersPerBlock: 2, latentChannels: 4)
         XCTAssertThrowsError(try AutoencoderKLTemporalDecoder(weights, layout: layout, scalingFactor: 0.18215)) { error in
-            XCTAssertEqual((error as? WeightShapeError)?.key, "encoder.down_blocks.1.resnets.0.norm2.weight")
+            // The first tensor read whose shape the wrong width contradicts: block 1 is 32 → 64 here, 32 → 32 stored.
+            XCTAssertEqual(error as? WeightShapeError, WeightShapeError(key: "encoder.down_blocks.1.resnets.0.conv1.weight",
+                                                                        expected: [64, 32, 3, 3], actual: [32, 32, 3, 3]))
         }
     }
 }
