@@ -34,7 +34,7 @@ public final class ModelCatalog {
     private let variant: WeightVariant?
     private let digestCache: FileDigestCache?
     private var facts: [String: Result<ModelFacts, Error>] = [:]
-    private var fingerprints: [String: ModelFingerprintRecord] = [:]
+    private var fingerprints: [String: ModelFingerprint] = [:]
 
     public init(variant: WeightVariant?, digestCache: FileDigestCache? = FileDigestCache.shared()) {
         self.variant = variant
@@ -57,10 +57,9 @@ public final class ModelCatalog {
     }
 
     /// SHA-256 of every config and weight file (from the user's digest cache when unchanged).
-    public func fingerprint(of facts: ModelFacts) throws -> ModelFingerprintRecord {
+    public func fingerprint(of facts: ModelFacts) throws -> ModelFingerprint {
         if let known = fingerprints[facts.groupKey] { return known }
-        let print = try ModelFingerprint(root: facts.fingerprintRoot, relativePaths: facts.loadedFiles, cache: digestCache)
-        let record = ModelFingerprintRecord(files: print.files, sha256: print.combined)
+        let record = try ModelFingerprint(root: facts.fingerprintRoot, relativePaths: facts.loadedFiles, cache: digestCache)
         fingerprints[facts.groupKey] = record
         return record
     }

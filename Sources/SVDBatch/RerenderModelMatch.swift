@@ -1,4 +1,5 @@
 import Foundation
+import SVDCore
 import SVDMedia
 import SVDModels
 
@@ -34,7 +35,7 @@ struct RerenderModelMatch {
             guard seen.insert(model.location.path).inserted else { continue }
             let label = "\(place) (\(model.location.path))"
             let facts: ModelFacts
-            let fingerprint: ModelFingerprintRecord
+            let fingerprint: ModelFingerprint
             do {
                 facts = try catalog.facts(for: model)
                 fingerprint = try catalog.fingerprint(of: facts)
@@ -80,7 +81,7 @@ struct RerenderModelMatch {
 
     /// The files whose digests differ, or that only one side has, e.g.
     /// "vae/diffusion_pytorch_model.safetensors (recipe 5f7a9019…, here 1c2d3e4f…)".
-    static func differences(recorded: ModelFingerprintRecord, found: ModelFingerprintRecord) -> [String] {
+    static func differences(recorded: ModelFingerprint, found: ModelFingerprint) -> [String] {
         let names = Set(recorded.files.keys).union(found.files.keys).sorted()
         return names.compactMap { name in
             switch (recorded.files[name], found.files[name]) {

@@ -1,27 +1,14 @@
 import Foundation
 import SVDCore
 
-/// Per-file SHA-256 of a model's config and weight files, plus one digest over all of them.
-public struct ModelFingerprintRecord: Codable, Hashable, Sendable {
-    /// Path relative to the model folder → SHA-256 hex.
-    public var files: [String: String]
-    /// The combined digest: what identifies the model in job keys.
-    public var sha256: String
-
-    public init(files: [String: String], sha256: String) {
-        self.files = files
-        self.sha256 = sha256
-    }
-}
-
 public struct ModelRecord: Codable, Hashable, Sendable {
     /// As the user gave it: a folder or a repository id.
     public var name: String
     /// The weight variant that was loaded (e.g. "fp16").
     public var variant: String
-    public var fingerprint: ModelFingerprintRecord
+    public var fingerprint: ModelFingerprint
 
-    public init(name: String, variant: String, fingerprint: ModelFingerprintRecord) {
+    public init(name: String, variant: String, fingerprint: ModelFingerprint) {
         self.name = name
         self.variant = variant
         self.fingerprint = fingerprint

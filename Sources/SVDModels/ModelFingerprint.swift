@@ -7,22 +7,8 @@ import Glibc
 import Darwin
 #endif
 
-/// Identifies a model by content: the SHA-256 of every config and every weight file loaded, keyed by path
-/// relative to the model directory, and one digest over them all. Two copies of the same model in different
-/// places have the same fingerprint.
-public struct ModelFingerprint: Equatable, Codable, Sendable {
-    /// Relative path → lowercase hex SHA-256.
-    public let files: [String: String]
-    /// SHA-256 over the sorted "path\tdigest\n" lines.
-    public let combined: String
-
-    public init(files: [String: String]) {
-        self.files = files
-        var hash = SHA256()
-        for path in files.keys.sorted() { hash.update(data: Data("\(path)\t\(files[path]!)\n".utf8)) }
-        combined = Digests.hex(hash.finalize())
-    }
-
+/// A model folder's fingerprint, from the files it loaded.
+extension ModelFingerprint {
     /// Hashes the files `directory` loaded. `cache` (the user's cache folder by default; nil for none) spares
     /// rehashing unchanged files.
     public init(directory: ModelDirectory, cache: FileDigestCache? = FileDigestCache.shared()) throws {

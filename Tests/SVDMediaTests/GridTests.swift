@@ -32,7 +32,7 @@ final class GridTests: XCTestCase {
                                          height: frames[0].height, numInferenceSteps: 4, fps: 7,
                                          motionBucketId: motion, decodeChunkSize: 8)
         let model = ModelRecord(name: "stabilityai/stable-video-diffusion-img2vid", variant: "fp16",
-                                fingerprint: ModelFingerprintRecord(files: ["unet/config.json": String(repeating: "1", count: 64)],
+                                fingerprint: ModelFingerprint(files: ["unet/config.json": String(repeating: "1", count: 64)],
                                                                     sha256: String(repeating: "3", count: 64)))
         let input = InputRecord(name: "images/cat.png", path: "/data/images/cat.png",
                                 fileSHA256: String(repeating: "4", count: 64),

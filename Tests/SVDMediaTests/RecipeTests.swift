@@ -14,7 +14,7 @@ enum RecipeSample {
         let model = ModelRecord(
             name: "stabilityai/stable-video-diffusion-img2vid",
             variant: "fp16",
-            fingerprint: ModelFingerprintRecord(files: ["unet/config.json": String(repeating: "1", count: 64),
+            fingerprint: ModelFingerprint(files: ["unet/config.json": String(repeating: "1", count: 64),
                                                         "unet/diffusion_pytorch_model.fp16.safetensors": String(repeating: "2", count: 64)],
                                                 sha256: String(repeating: "3", count: 64)))
         let input = InputRecord(name: "images/cat é.png", path: "/data/images/cat é.png",

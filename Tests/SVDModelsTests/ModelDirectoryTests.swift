@@ -531,7 +531,7 @@ final class ModelDirectoryTests: XCTestCase {
         let fp1 = try ModelFingerprint(directory: model, cache: first)
         XCTAssertEqual(first.hashedPaths.count, 9, "every config and weight file hashed once")
         XCTAssertEqual(Set(fp1.files.keys), Set(model.loadedFiles))
-        XCTAssertEqual(fp1.combined.count, 64)
+        XCTAssertEqual(fp1.sha256.count, 64)
         XCTAssertTrue(FileManager.default.fileExists(atPath: first.file.path))
 
         // A new cache object (as in the next process) reads the digests back instead of hashing.
@@ -555,7 +555,7 @@ final class ModelDirectoryTests: XCTestCase {
         let changed = try ModelFingerprint(directory: ModelDirectory(url: copy.url), cache: fourth)
         XCTAssertEqual(fourth.hashedPaths.map { URL(fileURLWithPath: $0).lastPathComponent }, ["config.json"])
         XCTAssertTrue(fourth.hashedPaths[0].hasSuffix("/unet/config.json"))
-        XCTAssertNotEqual(changed.combined, fp1.combined)
+        XCTAssertNotEqual(changed.sha256, fp1.sha256)
         XCTAssertNotEqual(changed.files["unet/config.json"], fp1.files["unet/config.json"])
         XCTAssertEqual(changed.files["vae/config.json"], fp1.files["vae/config.json"])
     }
@@ -586,7 +586,7 @@ final class ModelDirectoryTests: XCTestCase {
 
     func testCombinedDigestIsOverSortedPathDigestLines() {
         // Python: hashlib.sha256(b"a.json\t01\nb/c\t02\n").hexdigest()
-        XCTAssertEqual(ModelFingerprint(files: ["b/c": "02", "a.json": "01"]).combined,
+        XCTAssertEqual(ModelFingerprint(files: ["b/c": "02", "a.json": "01"]).sha256,
                        "5f6b2db9b4ebb13b63c4eb9729542cb17b05ef12698b6b209eef66e90cda682c")
     }
 
