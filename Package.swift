@@ -62,7 +62,7 @@ let package = Package(
         .target(name: "BatchTestSupport", dependencies: ["SVDBatch", "SVDMedia", "TestSupport"], path: "Tests/BatchTestSupport"),
         .testTarget(name: "SVDBatchTests", dependencies: ["SVDBatch", "BatchTestSupport", "TestSupport"]),
         // The built `svdbatch` executable as a user runs it: processes, signals, exit statuses, the README's commands.
-        .testTarget(name: "CLITests", dependencies: ["SVDBatch", "SVDMedia", "BatchTestSupport", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["SVDBatch", "SVDMedia", "SVDCore", "BatchTestSupport", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -14,7 +14,6 @@ public struct BatchOptions: Sendable, CommandOptions {
     public var crf: Int?
     public var saveFrames = false
     public var shard: Shard?
-    public var dryRun = false
     /// Threads, force, quiet, attended; relative paths (the CSV, `--out`, `--model`, `SVDBATCH_MODEL`) are
     /// taken from its working directory.
     public var settings: RunSettings

@@ -101,10 +101,7 @@ struct Planner {
     ///   a sweep's `--force` is about its grid and leaves up-to-date cells alone).
     static func plannedJob(_ spec: JobSpec, in directory: URL, catalog: ModelCatalog, force: Bool,
                            rerenderUpToDate: Bool = true, saveFrames: Bool) throws -> PlannedJob {
-        let fingerprint = try catalog.fingerprint(of: spec.model)
-        let model = ModelRecord(name: spec.model.model.name, variant: spec.model.loadedVariant, fingerprint: fingerprint)
-        let key = try Recipe.jobKey(modelSHA256: fingerprint.sha256, inputPixelsSHA256: spec.input.pixelsSHA256,
-                                    parameters: RenderParameters(spec.parameters), encoder: spec.encoder)
+        let (model, key) = try identity(of: spec, catalog: catalog)
         let output = directory.appendingPathComponent(spec.outputFileName)
         let checkpoint = directory.appendingPathComponent(spec.checkpointFileName)
         var staleKey: String?   // the replaced clip's, whose frames folder may be replaced too
@@ -128,6 +125,16 @@ struct Planner {
         }
         return PlannedJob(spec: spec, jobKey: key, model: model, output: output, checkpoint: checkpoint, decision: decision,
                           replacesJobKey: staleKey)
+    }
+
+    /// The model record a job's recipe carries and its job key (model fingerprint, input pixels, every
+    /// parameter, encoder settings).
+    static func identity(of spec: JobSpec, catalog: ModelCatalog) throws -> (model: ModelRecord, jobKey: String) {
+        let fingerprint = try catalog.fingerprint(of: spec.model)
+        let model = ModelRecord(name: spec.model.model.name, variant: spec.model.loadedVariant, fingerprint: fingerprint)
+        let key = try Recipe.jobKey(modelSHA256: fingerprint.sha256, inputPixelsSHA256: spec.input.pixelsSHA256,
+                                    parameters: RenderParameters(spec.parameters), encoder: spec.encoder)
+        return (model, key)
     }
 
     /// Looks at what is on disk for one job. A clip svdbatch made for other inputs or settings (a stale clip: the

@@ -101,12 +101,9 @@ struct RerenderJob {
         let spec = JobSpec(line: validated.line, name: validated.name, format: validated.format,
                            imageName: recipe.input.name, input: validated.input, model: validated.model,
                            parameters: validated.parameters, encoder: encoder)
-        let fingerprint = try catalog.fingerprint(of: spec.model)
-        let model = ModelRecord(name: spec.model.model.name, variant: spec.model.loadedVariant, fingerprint: fingerprint)
-        let key = try Recipe.jobKey(modelSHA256: fingerprint.sha256, inputPixelsSHA256: spec.input.pixelsSHA256,
-                                    parameters: RenderParameters(spec.parameters), encoder: encoder)
+        let (model, key) = try Planner.identity(of: spec, catalog: catalog)
         var changes = parameterChanges(recipe.parameters.video, spec.parameters)
-        if fingerprint.sha256 != recipe.model.fingerprint.sha256 { changes["model"] = model.name }
+        if model.fingerprint.sha256 != recipe.model.fingerprint.sha256 { changes["model"] = model.name }
         if spec.format != recipe.encoder.format { changes["format"] = spec.format.rawValue }
         return RerenderJob(spec: spec, model: model, jobKey: key, changes: changes)
     }

@@ -18,8 +18,6 @@ public struct RerenderOptions: Sendable, CommandOptions {
     /// `--format`: the container and encoder of the clip written; never changes the frames.
     public var format: ClipFormat?
     public var verify = false
-    /// `--dry-run`: print the plan (the job, where it goes, what is there now, its estimated time) and render nothing.
-    public var dryRun = false
     public var settings: RunSettings
 
     public init(clipPath: String, workingDirectory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath),

@@ -10,6 +10,8 @@ public struct RunSettings: Sendable {
     public var force = false
     /// Errors (and a command's results) only.
     public var quiet = false
+    /// Print the plan, render nothing.
+    public var dryRun = false
     /// Whether someone is at a terminal: only then may a missing model fall back to the demo model.
     public var attended = true
     /// Relative paths are taken from here.

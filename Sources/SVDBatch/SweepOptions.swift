@@ -17,7 +17,6 @@ public struct SweepOptions: Sendable, CommandOptions {
     public var model: String?
     /// `--format`; nil: mp4.
     public var format: ClipFormat?
-    public var dryRun = false
     public var settings: RunSettings
 
     public init(imagePath: String, seeds: String,

@@ -119,7 +119,9 @@ private final class ClipDemuxer {
         guard rc >= 0, let input else { throw ClipReadError.notAVideo(path: path, reason: FFmpeg.describe(rc)) }
         let demuxer = String(cString: input.pointee.iformat.pointee.name)
         if let declared = ContainerExtent.declaredSize(path: path, demuxer: demuxer), declared > fileSize {
-            throw ClipReadError.truncated(path: path, detail: "the file has \(fileSize) of its \(declared) bytes")
+            throw ClipReadError.truncated(path: path, detail: declared == Int64.max
+                ? "the file has \(fileSize) bytes and its structure declares more than any file can hold"
+                : "the file has \(fileSize) of its \(declared) bytes")
         }
         rc = avformat_find_stream_info(input, nil)
         guard rc >= 0 else { throw ClipReadError.notAVideo(path: path, reason: FFmpeg.describe(rc)) }

@@ -30,7 +30,10 @@ enum ContainerExtent {
             }
             guard size >= 8 else { return nil }  // not box structure: leave the verdict to FFmpeg
             // A box reaching past the end means a truncated file (compared without overflowing on hostile sizes).
-            guard size <= fileSize - offset else { return Int64.max }
+            guard size <= fileSize - offset else {
+                let (end, overflow) = offset.addingReportingOverflow(size)
+                return overflow ? Int64.max : end
+            }
             offset += size
         }
         return offset

@@ -1,5 +1,7 @@
 import SVDCore
 
+// Upstream: https://github.com/huggingface/transformers/blob/main/src/transformers/models/clip/modeling_clip.py
+
 /// transformers' `CLIPVisionModelWithProjection`: patch embedding, class token and positions,
 /// pre-LayerNorm, pre-norm encoder layers, post-LayerNorm of the class token, bias-free projection.
 /// Built from the checkpoint's root scope (keys `vision_model.*`, `visual_projection.*`).

@@ -194,7 +194,7 @@ public struct AttentionLayer {
     }
 
     /// Cross-attention over a context of exactly one token per sample: softmax over one key is exactly 1, so
-    /// every query's output is to_out(to_v(ctx)), whatever the query (spec: single-token cross-attention).
+    /// every query's output is to_out(to_v(ctx)), whatever the query.
     /// context [n, 1, D] → [n, 1, C], one row to broadcast over that sample's queries.
     public func singleTokenOutput(context: Tensor) -> Tensor { toOut(toV(context)) }
 }

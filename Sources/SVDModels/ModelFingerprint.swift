@@ -112,7 +112,7 @@ public final class FileDigestCache: @unchecked Sendable {
                 try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-                try encoder.encode(merged).write(to: file, options: .atomic)
+                try AtomicFile.write(try encoder.encode(merged), to: file)
             } catch {
                 throw FingerprintError(path: file.path, reason: "cannot write the digest cache: \(error.localizedDescription)")
             }

@@ -1,5 +1,7 @@
 import SVDCore
 
+// Upstream: https://github.com/huggingface/diffusers/blob/main/src/diffusers/models/resnet.py
+
 /// diffusers' `ResnetBlock2D`: per-image norm → SiLU → conv, twice, with an optional time-embedding bias and a
 /// 1×1 shortcut when the channel count changes.
 public struct ResnetBlock2D {

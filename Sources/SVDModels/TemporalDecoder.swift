@@ -1,5 +1,8 @@
 import SVDCore
 
+// Upstream: https://github.com/huggingface/diffusers/blob/main/src/diffusers/models/autoencoders/autoencoder_kl_temporal_decoder.py
+//           https://github.com/huggingface/diffusers/blob/main/src/diffusers/models/unets/unet_3d_blocks.py (`MidBlockTemporalDecoder`, `UpBlockTemporalDecoder`)
+
 /// diffusers' `TemporalDecoder`: decodes ONE chunk z [b·F, latent, h, w] (already multiplied by
 /// 1/scaling_factor) into frames [b·F, 3, 8h, 8w]. Every temporal layer mixes only the F frames it is given.
 /// Its resnets are `SpatioTemporalResBlock`s without temb, spatial eps 1e-6, temporal eps 1e-5, and the

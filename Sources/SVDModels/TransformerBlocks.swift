@@ -1,5 +1,8 @@
 import SVDCore
 
+// Upstream: https://github.com/huggingface/diffusers/blob/main/src/diffusers/models/transformers/transformer_temporal.py
+//           https://github.com/huggingface/diffusers/blob/main/src/diffusers/models/attention.py
+
 /// diffusers' `BasicTransformerBlock` as SVD uses it: spatial self-attention over the positions of one frame,
 /// cross-attention to the CLIP embedding, GEGLU feed-forward; pre-LayerNorm residuals.
 struct BasicTransformerBlock {

@@ -1,5 +1,7 @@
 import SVDCore
 
+// Upstream: https://github.com/huggingface/diffusers/blob/main/src/diffusers/models/unets/unet_3d_blocks.py
+
 /// Everything a UNet block reads besides its input: time embedding per row, CLIP context per row, frames per video.
 struct UNetConditioning {
     let temb: Tensor       // [b·F, T]

@@ -1,5 +1,7 @@
 import SVDCore
 
+// Upstream: https://github.com/huggingface/diffusers/blob/main/src/diffusers/models/unets/unet_spatio_temporal_condition.py
+
 /// diffusers' `UNetSpatioTemporalConditionModel`: v-prediction for every frame of every video.
 public struct UNetSpatioTemporal {
     public let layout: UNetLayout

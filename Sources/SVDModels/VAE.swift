@@ -1,5 +1,8 @@
 import SVDCore
 
+// Upstream: https://github.com/huggingface/diffusers/blob/main/src/diffusers/models/autoencoders/autoencoder_kl_temporal_decoder.py
+//           https://github.com/huggingface/diffusers/blob/main/src/diffusers/models/attention_processor.py (`Attention`)
+
 /// diffusers' `AutoencoderKLTemporalDecoder`: a per-image encoder + quant_conv whose posterior mean
 /// is the image latent, and a temporal decoder run over consecutive chunks of frames. No post_quant_conv.
 /// Built from the VAE checkpoint's root scope (keys `encoder.*`, `quant_conv.*`, `decoder.*`).

@@ -1,5 +1,7 @@
 import SVDCore
 
+// Upstream: https://github.com/huggingface/diffusers/blob/main/src/diffusers/models/autoencoders/vae.py (`Encoder`)
+
 /// diffusers' VAE `Encoder` with `DownEncoderBlock2D`s: per image, no temporal parts, every
 /// GroupNorm eps 1e-6. Returns the moments [n, 2·latent, H/2^(blocks−1), …] before quant_conv.
 public struct VAEEncoder {

@@ -5,6 +5,8 @@ import Glibc
 import Darwin
 #endif
 
+// Upstream: https://github.com/huggingface/diffusers/blob/main/src/diffusers/schedulers/scheduling_euler_discrete.py
+
 /// diffusers' `EulerDiscreteScheduler` as SVD configures it: Karras sigmas, continuous v-prediction
 /// timesteps, final sigma 0, no churn. Every scalar is float32 where diffusers holds it in a float32 tensor, so
 /// sigmas, `initNoiseSigma` and each step reproduce diffusers bit for bit.

@@ -1,5 +1,7 @@
 import SVDCore
 
+// Upstream: https://github.com/huggingface/diffusers/blob/main/src/diffusers/pipelines/stable_video_diffusion/pipeline_stable_video_diffusion.py
+
 /// Classifier-free guidance with a per-frame scale, as diffusers' SVD pipeline applies it.
 public enum Guidance {
     /// `torch.linspace(min, max, frames)` in float32, as torch's CPU kernel computes it: the first half counts up

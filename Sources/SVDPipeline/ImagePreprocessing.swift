@@ -1,6 +1,9 @@
 import Foundation
 import SVDCore
 
+// Upstream: https://github.com/huggingface/diffusers/blob/main/src/diffusers/pipelines/stable_video_diffusion/pipeline_stable_video_diffusion.py (`_resize_with_antialiasing`)
+//           https://github.com/python-pillow/Pillow/blob/main/src/libImaging/Resample.c (LANCZOS)
+
 /// The two image inputs of the pipeline, computed from the decoded RGB image exactly as diffusers computes
 /// them for a PIL input. Pure functions; results do not depend on the number of worker threads.
 public enum ImagePreprocessing {

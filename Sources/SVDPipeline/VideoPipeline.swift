@@ -2,6 +2,8 @@ import Foundation
 import SVDCore
 import SVDModels
 
+// Upstream: https://github.com/huggingface/diffusers/blob/main/src/diffusers/pipelines/stable_video_diffusion/pipeline_stable_video_diffusion.py
+
 public enum PipelineError: Error, CustomStringConvertible, Equatable {
     case invalidParameter(name: String, reason: String)
     case badCheckpoint(reason: String)

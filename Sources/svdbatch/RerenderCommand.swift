@@ -76,8 +76,6 @@ struct RerenderCommand: ParsableCommand {
     @Flag(help: "Replace a file in the way (another job's clip, a file without a recipe), or render again a clip that is up to date.")
     var force = false
 
-    @Flag(help: "Print the plan (the job, where its clip goes, what is there now and the estimated time on this machine) and render nothing.")
-    var dryRun = false
 
     @Flag(help: "Render in memory and compare with the recipe's frames_sha256: prints 'reproduced: bit-exact' (exit 0) or per-frame differences and what differs about the machine (exit 1). Not with --set.")
     var verify = false
@@ -95,7 +93,6 @@ struct RerenderCommand: ParsableCommand {
         options.set = fixed
         options.format = format
         options.verify = verify
-        options.dryRun = dryRun
         try RenderingOptions.execute(stopping: "") { Rerender.run(options, stop: $0).status }
     }
 }

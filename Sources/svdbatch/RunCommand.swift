@@ -81,8 +81,6 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Replace files in the way of a job (a different job's clip, a file without a recipe, or with --save-frames a NAME_frames folder the job did not write) instead of reporting a conflict, and render up-to-date clips again.")
     var force = false
 
-    @Flag(help: "Print the plan (every job, its output, whether it would render, resume, be skipped or meet a conflict, and its estimated time on this machine) and render nothing. Exits 1 if a row is invalid or a job would meet a conflict.")
-    var dryRun = false
 
     @OptionGroup var rendering: RenderingOptions
 
@@ -110,7 +108,6 @@ struct RunCommand: ParsableCommand {
         options.crf = crf
         options.saveFrames = saveFrames
         options.shard = try shard.map(parsedShard)
-        options.dryRun = dryRun
         try RenderingOptions.execute(stopping: "; the checkpoint is kept") { Batch.run(options, stop: $0).status }
     }
 }

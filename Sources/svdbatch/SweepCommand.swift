@@ -75,8 +75,6 @@ struct SweepCommand: ParsableCommand {
     @Flag(help: "Replace files in the way of a cell or of the grid (another job's clip, another sweep's grid, a file without a recipe). Up-to-date cells are still skipped.")
     var force = false
 
-    @Flag(help: "Print every cell with its output, whether it would render, resume, be skipped or meet a conflict, and its estimated time, and what would happen to the grid; render nothing.")
-    var dryRun = false
 
     @OptionGroup var rendering: RenderingOptions
 
@@ -88,7 +86,6 @@ struct SweepCommand: ParsableCommand {
         options.outputDirectory = out
         options.model = model
         options.format = format
-        options.dryRun = dryRun
         try RenderingOptions.execute(stopping: "; the checkpoint is kept") { Sweep.run(options, stop: $0).status }
     }
 }

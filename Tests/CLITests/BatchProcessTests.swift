@@ -295,4 +295,27 @@ final class BatchProcessTests: XCTestCase {
         XCTAssertEqual(try SVDBatchBinary.run(["jobs.csv", "--crf", "60", "--format", "webm", "--dry-run"], in: ws.root, log: log), 0)
         XCTAssertEqual(try SVDBatchBinary.run(["jobs.csv", "--crf", "64", "--format", "webm", "--dry-run"], in: ws.root, log: log), 2)
     }
+
+    /// The executable without a terminal (its standard input and error are files here), as under cron: no model
+    /// named anywhere is an error (status 2), never the demo model.
+    func testAnUnattendedRunWithoutAModelExits2() throws {
+        let ws = try Workspace()
+        try ws.csv(Tiny.csv([Tiny.row(seed: "1")]))
+        var environment = Workspace.environment
+        environment.removeValue(forKey: "SVDBATCH_MODEL")
+        let log = ws.url("cron.log")
+        let process = Process()
+        process.executableURL = try SVDBatchBinary.url()
+        process.arguments = ["jobs.csv", "--out", "cron"]
+        process.currentDirectoryURL = ws.root
+        process.environment = environment
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: log)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        let text = try String(contentsOf: log, encoding: .utf8)
+        XCTAssertEqual(process.terminationStatus, 2, text)
+        XCTAssertTrue(text.contains("never falls back to the bundled demo model"), text)
+    }
 }

@@ -95,22 +95,6 @@ final class ModelResolverTests: XCTestCase {
         let named = ws.run { $0.environment = environment; $0.attended = false; $0.model = "demo" }
         XCTAssertEqual(named.status, .success, named.messages)
         XCTAssertTrue(named.messages.contains("using the bundled demo model"), named.messages)
-
-        // The executable without a terminal (its standard input and error are files here), as under cron.
-        let log = ws.url("cron.log")
-        let process = Process()
-        process.executableURL = try SVDBatchBinary.url()
-        process.arguments = ["jobs.csv", "--out", "cron"]
-        process.currentDirectoryURL = ws.root
-        process.environment = environment
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        process.standardError = try FileHandle(forWritingTo: log)
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        let text = try String(contentsOf: log, encoding: .utf8)
-        XCTAssertEqual(process.terminationStatus, 2, text)
-        XCTAssertTrue(text.contains("never falls back to the bundled demo model"), text)
     }
 
     /// A repository id missing from the cache says how to fetch just what svdbatch loads, and that Stability's

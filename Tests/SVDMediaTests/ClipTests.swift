@@ -1,20 +1,16 @@
 import Foundation
 import SVDCore
+import TestSupport
 import XCTest
 @testable import SVDMedia
 
 final class ClipTests: XCTestCase {
-    private var dir: URL!
+    private var scratch: ScratchDirectory!
+    private var dir: URL { scratch.url }
     private let fps = 7
 
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("cliptests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: dir)
-    }
+    override func setUpWithError() throws { scratch = try ScratchDirectory("cliptests") }
+    override func tearDown() { scratch = nil }
 
     /// 25 frames of 128×96: a moving smooth gradient plus mild deterministic noise.
     static func syntheticFrames(count: Int = 25, width: Int = 128, height: Int = 96) -> [RGBImage] {
@@ -261,6 +257,10 @@ final class ClipTests: XCTestCase {
                 }
             }
         }
+        // The message gives the size the container declares: here the whole file's.
+        XCTAssertThrowsError(try ClipReader.probe(dir.appendingPathComponent("half.mp4"))) { error in
+            XCTAssertTrue("\(error)".hasSuffix("is truncated: the file has \(data.count / 2) of its \(data.count) bytes"), "\(error)")
+        }
         // Every format, cut anywhere (even inside the trailing index, after the last frame): an error.
         for format in ClipFormat.allCases {
             let (url, _, _) = try write(format, name: "whole.\(format.rawValue)")
@@ -302,44 +302,6 @@ final class ClipTests: XCTestCase {
         return d
     }
 
-    // MARK: the inspect command
-
-    func testInspectExitCodes() throws {
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-            .appendingPathComponent("svdbatch")
-        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
-            throw XCTSkip("svdbatch binary not built next to the tests (\(binary.path))")
-        }
-        let (good, recipe, _) = try write(.mkv)
-        var (status, out, err) = try Self.run(binary.path, ["inspect", good.path])
-        XCTAssertEqual(status, 0, err)
-        for expected in ["Model", "Input", "Parameters", "Output", "Hashes", "Diagnostics", recipe.jobKey,
-                         recipe.model.name, "torch-cpu-mt19937", "ffv1 bgr0 128×96, 25 frames at 7 fps, lossless"] {
-            XCTAssertTrue(out.contains(expected), "missing \(expected) in:\n\(out)")
-        }
-        (status, out, err) = try Self.run(binary.path, ["inspect", good.path, "--json"])
-        XCTAssertEqual(status, 0, err)
-        XCTAssertEqual(try Recipe.decode(comment: out, file: "stdout"), recipe)
-
-        let (bare, _, _) = try write(.mp4, name: "bare.mp4", comment: .some(nil))
-        let (foreign, _, _) = try write(.webm, name: "foreign.webm", comment: "holiday 2024")
-        let (broken, _, _) = try write(.mkv, name: "broken.mkv", comment: #"{"svdbatch": 1, "model": 3}"#)
-        let data = try Data(contentsOf: try write(.mp4, name: "whole.mp4").url)
-        let half = dir.appendingPathComponent("half.mp4")
-        try data.prefix(data.count / 2).write(to: half)
-        let garbage = dir.appendingPathComponent("garbage.webm")
-        try Data(repeating: 0x5A, count: 3000).write(to: garbage)
-
-        for (url, code) in [(bare, 1), (foreign, 1), (broken, 1), (half, 2), (garbage, 2),
-                            (dir.appendingPathComponent("nowhere.mp4"), 2)] {
-            (status, out, err) = try Self.run(binary.path, ["inspect", url.path])
-            XCTAssertEqual(status, Int32(code), "\(url.lastPathComponent): \(err)")
-            XCTAssertTrue(err.contains(url.lastPathComponent), "stderr must name the file: \(err)")
-            XCTAssertEqual(out, "", "\(url.lastPathComponent)")
-            print("inspect \(url.lastPathComponent) → \(status): \(err.trimmingCharacters(in: .newlines))")
-        }
-    }
-
     // MARK: helpers
 
     static func psnr(_ a: [RGBImage], _ b: [RGBImage]) -> Double {
@@ -355,17 +317,6 @@ final class ClipTests: XCTestCase {
     }
 
     static func run(_ tool: String, _ args: [String]) throws -> (Int32, String, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: tool)
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        // Read before waiting: a full pipe would block the child.
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        try runProcess(URL(fileURLWithPath: tool), args)
     }
 }

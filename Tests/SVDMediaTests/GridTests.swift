@@ -1,22 +1,18 @@
 import Foundation
 import SVDCore
+import TestSupport
 import XCTest
 @testable import SVDMedia
 
 /// `GridBuilder` on small synthetic clips written as mkv (FFV1, lossless), so that every pixel of the
 /// decoded grid can be checked exactly.
 final class GridTests: XCTestCase {
-    private var dir: URL!
+    private var folder: ScratchDirectory!
+    private var dir: URL { folder.url }
     private let style = GridStyle.standard
 
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("gridtests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: dir)
-    }
+    override func setUpWithError() throws { folder = try ScratchDirectory("gridtests") }
+    override func tearDown() { folder = nil }
 
     // MARK: fixtures
 

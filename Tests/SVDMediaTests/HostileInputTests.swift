@@ -9,9 +9,10 @@ final class HostileInputTests: XCTestCase {
     func testHugeMP4BoxSizeIsAnErrorNotACrash() throws {
         var bytes: [UInt8] = [0, 0, 0, 1] + Array("ftyp".utf8) + [0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xF0]
         bytes += Array("isom".utf8) + [UInt8](repeating: 0, count: 64)
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("huge-box-\(UUID().uuidString).mp4")
+        let scratch = try ScratchDirectory("huge-box")
+        defer { withExtendedLifetime(scratch) {} }
+        let url = scratch.path("huge-box.mp4")
         try Data(bytes).write(to: url)
-        defer { try? FileManager.default.removeItem(at: url) }
         XCTAssertThrowsError(try ClipReader.probe(url))
     }
 

@@ -8,16 +8,11 @@ import XCTest
 /// Still-image decoding (Pillow-identical PNG, FFmpeg for the rest), hostile files, PNG writing, and the
 /// pipeline inputs of the reference cases end to end (decode + preprocessing vs diffusers' intermediates).
 final class ImageInputTests: XCTestCase {
-    private var scratch: URL!
+    private var folder: ScratchDirectory!
+    private var scratch: URL { folder.url }
 
-    override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("svd-imageinput-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: scratch)
-    }
+    override func setUpWithError() throws { folder = try ScratchDirectory("imageinput") }
+    override func tearDown() { folder = nil }
 
     // MARK: PNG, every colour type, against Pillow's convert("RGB")
 

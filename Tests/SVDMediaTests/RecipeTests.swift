@@ -1,5 +1,6 @@
 import Foundation
 import SVDCore
+import TestSupport
 import XCTest
 @testable import SVDMedia
 
@@ -178,9 +179,9 @@ final class RecipeTests: XCTestCase {
         let b = RGBImage(width: 1, height: 1, pixels: [7, 8, 9])
         XCTAssertEqual(Digests.sha256Hex(frames: [a, b]), Digests.sha256Hex([1, 2, 3, 4, 5, 6, 7, 8, 9] as [UInt8]))
 
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("recipe-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let scratch = try ScratchDirectory("recipe")
+        defer { withExtendedLifetime(scratch) {} }
+        let dir = scratch.url
         // Larger than one read so the streaming path is exercised.
         let bytes = Data((0..<(3 << 20) + 17).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 9) })
         let file = dir.appendingPathComponent("weights.bin")

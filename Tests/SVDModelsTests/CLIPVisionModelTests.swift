@@ -24,7 +24,7 @@ final class CLIPVisionModelTests: XCTestCase {
             let elapsed = ContinuousClock.now - start
             XCTAssertEqual(embeds.shape, [1, model.projectionDim])
             let cond = expected.slice(first: 1, 1)
-            let err = Self.maxAbsDifference(embeds, cond)
+            let err = maxAbsDifference(embeds, cond)
             print("CLIP \(name): max abs error \(err), forward \(elapsed)")
             XCTAssertLessThanOrEqual(err, 1e-5, name)
         }
@@ -38,16 +38,8 @@ final class CLIPVisionModelTests: XCTestCase {
         let single = model(pixels)
         let pair = model(Tensor.concat(first: [pixels, pixels]))
         XCTAssertEqual(pair.shape, [2, model.projectionDim])
-        XCTAssertLessThanOrEqual(Self.maxAbsDifference(pair.slice(first: 0, 1), single), 1e-6)
-        XCTAssertLessThanOrEqual(Self.maxAbsDifference(pair.slice(first: 1, 1), single), 1e-6)
-    }
-
-    /// Largest |a − b| over two tensors of equal size (shared with the VAE tests).
-    static func maxAbsDifference(_ a: Tensor, _ b: Tensor) -> Float {
-        precondition(a.count == b.count, "compare \(a.shape) with \(b.shape)")
-        var m: Float = 0
-        for i in 0..<a.count { m = max(m, abs(a.scalar(i) - b.scalar(i))) }
-        return m
+        XCTAssertLessThanOrEqual(maxAbsDifference(pair.slice(first: 0, 1), single), 1e-6)
+        XCTAssertLessThanOrEqual(maxAbsDifference(pair.slice(first: 1, 1), single), 1e-6)
     }
 
     func testMismatchedConfigThrows() throws {

@@ -14,7 +14,7 @@ final class UNetTests: XCTestCase {
         return try UNetSpatioTemporal(Weights(source(file)), layout: Self.demoLayout())
     }
 
-    /// The step-0 UNet input exactly as the pipeline builds it (reference README): scaled noisy latents for
+    /// The step-0 UNet input exactly as the diffusers pipeline builds it: scaled noisy latents for
     /// both guidance rows, then the image latents repeated over frames, on the channel axis.
     static func stepZeroInput(_ ref: SafeTensorsFile) throws -> (Tensor, Float, Tensor, [[Float]]) {
         let latents = try ref.tensor("latents_init")          // [1, F, 4, h, w]

@@ -40,7 +40,7 @@ final class VAETests: XCTestCase {
             let latents = vae.encode(image)
             let elapsed = ContinuousClock.now - start
             XCTAssertEqual(latents.shape, [1] + Array(expected.shape.dropFirst()))
-            let err = CLIPVisionModelTests.maxAbsDifference(latents, expected.slice(first: 1, 1))
+            let err = maxAbsDifference(latents, expected.slice(first: 1, 1))
             print("VAE encode \(name): max abs error \(err), forward \(elapsed)")
             XCTAssertLessThanOrEqual(err, 3e-4, name)
         }
@@ -62,7 +62,7 @@ final class VAETests: XCTestCase {
             XCTAssertEqual(frames.shape, [z.shape[0]] + Array(expected.shape.dropFirst()))
             var err: Float = 0
             for (k, index) in indices.enumerated() {
-                err = max(err, CLIPVisionModelTests.maxAbsDifference(frames.slice(first: index, 1), expected.slice(first: k, 1)))
+                err = max(err, maxAbsDifference(frames.slice(first: index, 1), expected.slice(first: k, 1)))
             }
             print("VAE decode \(name) (chunks of \(chunk), \(z.shape[0]) frames): max abs error \(err) at frames \(indices), forward \(elapsed)")
             XCTAssertLessThanOrEqual(err, 2e-3, name)
@@ -152,7 +152,7 @@ final class VAETests: XCTestCase {
         let q = pseudoRandom(0), k = pseudoRandom(1), v = pseudoRandom(2)
         let channelMajor = Attention.channelMajor(q: q, k: k, v: v, heads: heads)
         let reference = Attention.scaledDotProduct(q: tokens(q), k: tokens(k), v: tokens(v), heads: heads)
-        XCTAssertLessThanOrEqual(CLIPVisionModelTests.maxAbsDifference(tokens(channelMajor), reference), 1e-5)
+        XCTAssertLessThanOrEqual(maxAbsDifference(tokens(channelMajor), reference), 1e-5)
     }
 
     func testMismatchedConfigThrows() throws {

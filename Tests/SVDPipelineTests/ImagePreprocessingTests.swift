@@ -5,8 +5,8 @@ import XCTest
 import SVDMedia
 @testable import SVDPipeline
 
-/// Pillow-Lanczos and CLIP-path preprocessing against fixtures made with Pillow 13 and the NumPy reference
-/// (Tests/Fixtures/images/make_fixtures.py), and the reference cases' inputs decoded and preprocessed against
+/// Pillow-Lanczos and CLIP-path preprocessing against fixtures made with Pillow 13 and a NumPy port of diffusers'
+/// CLIP path (Tests/Fixtures/images/make_fixtures.py, preprocessing_reference.py), and the reference cases' inputs decoded and preprocessed against
 /// diffusers' own `vae_image` and `clip_pixel_values`.
 final class ImagePreprocessingTests: XCTestCase {
     static let clipMean: [Float] = [0.48145466, 0.4578275, 0.40821073]
@@ -95,7 +95,7 @@ final class ImagePreprocessingTests: XCTestCase {
         }
     }
 
-    /// 1000×800: a 7-tap x blur and a 5-tap y blur, against svd_numpy.clip_pixel_values.
+    /// 1000×800: a 7-tap x blur and a 5-tap y blur, against the NumPy port's clip_pixel_values.
     func testCLIPInputOfLargeImageMatchesNumPyReference() throws {
         let expected = try SafeTensorsFile(path: Fixtures.path("images/clip/pattern-1000x800-seed11.safetensors"))
             .tensor("clip_pixel_values")
@@ -104,8 +104,8 @@ final class ImagePreprocessingTests: XCTestCase {
         XCTAssertEqual(ImagePreprocessing.GaussianKernel(inputSize: 800, outputSize: 224).taps.count, 5)
         let got = ImagePreprocessing.clipInput(image, mean: Self.clipMean, std: Self.clipStd)
         XCTAssertEqual(got.shape, [1, 3, 224, 224])
-        let err = maxAbsDiff(got, expected)
-        print("clip_pixel_values 1000x800 pattern: max abs error vs NumPy reference \(err)")
+        let err = maxAbsDifference(got, expected)
+        print("clip_pixel_values 1000x800 pattern: max abs error vs the NumPy port \(err)")
         XCTAssertLessThan(err, 1e-4)
     }
 
@@ -137,13 +137,6 @@ final class ImagePreprocessingTests: XCTestCase {
         XCTAssertEqual(a.count, b.count, file: file, line: line)
         for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: tol, file: file, line: line) }
     }
-}
-
-func maxAbsDiff(_ a: Tensor, _ b: Tensor) -> Float {
-    precondition(a.count == b.count)
-    var m: Float = 0
-    for i in 0..<a.count { m = max(m, abs(a[flat: i] - b[flat: i])) }
-    return m
 }
 
 /// The synthetic test image of make_fixtures.py `pattern()`: ramps, hard edges and hashed noise, so that

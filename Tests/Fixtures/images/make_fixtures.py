@@ -6,7 +6,7 @@
 png/NAME.png   hand-encoded PNGs (all colour types, bit depths, filters, Adam7, tRNS, gAMA/sRGB)
 png/NAME.rgb   Image.open(NAME.png).convert("RGB").tobytes(): what diffusers receives
 lanczos/*.rgb  Image.resize((W, H), LANCZOS) of the synthetic pattern below (pattern() in Swift too)
-clip/*.safetensors  clip_pixel_values of a 1000x800 pattern, from svd_numpy.py's functions
+clip/*.safetensors  clip_pixel_values of a 1000x800 pattern (preprocessing_reference.py, a NumPy port of diffusers)
 jpeg/webp      made with the ffmpeg CLI, see README.md
 """
 import json
@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+import preprocessing_reference as reference
 
 HERE = Path(__file__).resolve().parent
 
@@ -191,26 +193,22 @@ LANCZOS_CASES = [  # (w0, h0, W, H): horizontal first unless h0 − H > 2·(w0 �
 def make_lanczos():
     d = HERE / "lanczos"
     d.mkdir(exist_ok=True)
-    sys.path.insert(0, str(REFERENCE))
-    import svd_numpy
     for i, (w0, h0, w, h) in enumerate(LANCZOS_CASES):
         src = pattern(w0, h0, seed=i)
         out = np.asarray(Image.fromarray(src, "RGB").resize((w, h), Image.Resampling.LANCZOS))
-        assert np.array_equal(out, svd_numpy.pillow_resize_lanczos(src, w, h)), "numpy port disagrees with Pillow"
+        assert np.array_equal(out, reference.pillow_resize_lanczos(src, w, h)), "numpy port disagrees with Pillow"
         (d / f"{w0}x{h0}-to-{w}x{h}-seed{i}.rgb").write_bytes(out.tobytes())
         print(f"lanczos {w0}x{h0} -> {w}x{h}")
 
 
 def make_clip():
-    sys.path.insert(0, str(REFERENCE))
-    import svd_numpy
     mean = (0.48145466, 0.4578275, 0.40821073)
     std = (0.26862954, 0.26130258, 0.27577711)
     d = HERE / "clip"
     d.mkdir(exist_ok=True)
     src = pattern(1000, 800, seed=11)    # σx = 1.73 → 7 taps, σy = 1.29 → 5 taps
-    tensors = {"clip_pixel_values": svd_numpy.clip_pixel_values(src, mean, std).astype(np.float32)}
-    svd_numpy.write_safetensors(d / "pattern-1000x800-seed11.safetensors", tensors)
+    tensors = {"clip_pixel_values": reference.clip_pixel_values(src, mean, std).astype(np.float32)}
+    reference.write_safetensors(d / "pattern-1000x800-seed11.safetensors", tensors)
     print("clip", {k: v.shape for k, v in tensors.items()})
 
 
@@ -239,8 +237,6 @@ def make_ffmpeg_stills():
                                                                 ((16, 12), (48, 12), (16, 36), (48, 36))])
     (d / "quadrants.png").unlink()
 
-
-REFERENCE = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE.parents[3] / "shared" / "reference"
 
 if __name__ == "__main__":
     make_pngs(np.random.default_rng(1234))
