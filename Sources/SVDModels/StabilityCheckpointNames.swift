@@ -49,7 +49,7 @@ public enum StabilityCheckpointNames {
             let (stored, layout): (String, WeightLayout)
             switch manifest.component {
             case .unet: (stored, layout) = (unetPrefix + unetName(key, unet), .whole)
-            case .vae: (stored, layout) = (vaeName(key, vae), .whole)
+            case .vae: (stored, layout) = (vaeName(key, vae), WeightNameRules.isVAEAttentionProjection(key) ? .squeezed : .whole)
             case .imageEncoder: (stored, layout) = imageTowerName(key, hiddenSize: imageEncoder.hiddenSize)
             }
             table[stored, default: []].append(WeightNameMapping(key, layout))

@@ -21,10 +21,6 @@ public struct WeightManifest: Equatable, Sendable {
     public let component: ModelComponent
     /// Expected key → shape.
     public let shapes: [String: [Int]]
-    /// Stored keys that are known not to be weights and are dropped without a warning.
-    public let ignoredKeys: Set<String>
-    /// Keys whose Linear weight may be stored as a 1×1 convolution, (out, in, 1, 1), and is squeezed on load.
-    public let squeezableKeys: Set<String>
 
     public var keys: [String] { shapes.keys.sorted() }
     public var tensorCount: Int { shapes.count }
@@ -43,26 +39,19 @@ public struct WeightManifest: Equatable, Sendable {
     public static func vae(_ c: VAEConfig) -> WeightManifest { vae(VAELayout(c)) }
 
     public static func vae(_ l: VAELayout) -> WeightManifest {
-        let shapes = WeightRecorder.shapes { _ = try AutoencoderKLTemporalDecoder($0, layout: l, scalingFactor: 1) }
-        // Older exports store the attention projections as 1×1 convolutions.
-        let squeezable = shapes.keys.filter { $0.contains(".mid_block.attentions.0.to_") && $0.hasSuffix(".weight") }
-        return WeightManifest(component: .vae, shapes: shapes, squeezableKeys: Set(squeezable))
+        WeightManifest(component: .vae,
+                       shapes: WeightRecorder.shapes { _ = try AutoencoderKLTemporalDecoder($0, layout: l, scalingFactor: 1) })
     }
 
     /// `CLIPVisionModelWithProjection`.
     public static func clipVision(_ c: CLIPVisionConfig) -> WeightManifest {
-        // Older exports store the position ids (0…n−1) as an I64 buffer; it is not a weight.
         WeightManifest(component: .imageEncoder,
-                       shapes: WeightRecorder.shapes { _ = try CLIPVisionModelWithProjection($0, config: c) },
-                       ignoredKeys: ["vision_model.embeddings.position_ids"])
+                       shapes: WeightRecorder.shapes { _ = try CLIPVisionModelWithProjection($0, config: c) })
     }
 
-    public init(component: ModelComponent, shapes: [String: [Int]], ignoredKeys: Set<String> = [],
-                squeezableKeys: Set<String> = []) {
+    public init(component: ModelComponent, shapes: [String: [Int]]) {
         self.component = component
         self.shapes = shapes
-        self.ignoredKeys = ignoredKeys
-        self.squeezableKeys = squeezableKeys
     }
 }
 
@@ -160,7 +149,7 @@ public struct WeightValidationError: Error, CustomStringConvertible, Equatable {
 
 extension WeightManifest {
     /// Binds every manifest key to a stored tensor through `rules` (stored names → keys, with splits and
-    /// transposes), squeezes 1×1 convolution weights and drops known non-weights. All missing tensors, wrong
+    /// transposes, 1×1 convolutions read as Linear weights) and drops what the rules know is not a weight. All missing tensors, wrong
     /// shapes, non-float dtypes and duplicate names are reported together; stored tensors the rules own but the
     /// network does not use become warnings, and tensors the rules do not own (other networks' in a single
     /// checkpoint file) are skipped.
@@ -172,7 +161,7 @@ extension WeightManifest {
         var candidates: [String: [(name: String, layout: WeightLayout)]] = [:]   // key → stored tensors providing it
         var warnings: [String] = []
         for name in stored.keys.sorted() {
-            guard let local = rules.localName(name), !ignoredKeys.contains(local) else { continue }
+            guard let local = rules.localName(name) else { continue }
             let t = stored[name]!
             let mapped = (rules.keys(local, t.shape) ?? []).filter { shapes[$0.key] != nil }
             guard !mapped.isEmpty else {
@@ -200,8 +189,7 @@ extension WeightManifest {
             let (name, layout) = found[0]
             let t = stored[name]!
             let provided = layout.shape(ofStored: t.shape)
-            let squeezed = squeezableKeys.contains(key) && provided == expected + [1, 1]
-            guard provided == expected || squeezed else {
+            guard provided == expected else {
                 mismatches.append(.init(key: key, storedName: name, file: t.file, expectedShape: expected, foundShape: provided ?? t.shape))
                 continue
             }
