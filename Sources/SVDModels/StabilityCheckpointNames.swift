@@ -45,10 +45,11 @@ public enum StabilityCheckpointNames {
                              imageEncoder: CLIPVisionConfig) -> WeightNameRules {
         var table: [String: [WeightNameMapping]] = [:]
         var expected: [String: String] = [:]
+        let unetLayout = UNetLayout(unet)
         for key in manifest.keys {
             let (stored, layout): (String, WeightLayout)
             switch manifest.component {
-            case .unet: (stored, layout) = (unetPrefix + unetName(key, unet), .whole)
+            case .unet: (stored, layout) = (unetPrefix + unetName(key, unetLayout), .whole)
             case .vae: (stored, layout) = (vaeName(key, vae), WeightNameRules.isVAEAttentionProjection(key) ? .squeezed : .whole)
             case .imageEncoder: (stored, layout) = imageTowerName(key, hiddenSize: imageEncoder.hiddenSize)
             }
@@ -64,7 +65,7 @@ public enum StabilityCheckpointNames {
     // MARK: UNet
 
     /// A `UNetSpatioTemporalConditionModel` key → its `VideoUNet` name (without the prefix).
-    static func unetName(_ key: String, _ c: UNetConfig) -> String {
+    static func unetName(_ key: String, _ l: UNetLayout) -> String {
         var p = Path(key)
         if p.take("conv_in.") { return "input_blocks.0.0." + p.rest }
         if p.take("time_embedding.linear_1.") { return "time_embed.0." + p.rest }
@@ -73,13 +74,12 @@ public enum StabilityCheckpointNames {
         if p.take("add_embedding.linear_2.") { return "label_emb.0.2." + p.rest }
         if p.take("conv_norm_out.") { return "out.0." + p.rest }
         if p.take("conv_out.") { return "out.2." + p.rest }
-        let levels = c.blockCount, layers = c.layersPerBlock
         if p.take("down_blocks."), let i = p.index() {
             // input_blocks.0 is conv_in; each level then has its resnets and (but the last) a downsampler.
-            let first = 1 + (0..<i).reduce(0) { $0 + layers[$1] + 1 }
+            let first = 1 + l.down[..<i].reduce(0) { $0 + $1.layers + 1 }
             if p.take("resnets."), let j = p.index() { return "input_blocks.\(first + j).0." + resnetName(p.rest) }
             if p.take("attentions."), let j = p.index() { return "input_blocks.\(first + j).1." + transformerName(p.rest) }
-            if p.take("downsamplers.0.conv.") { return "input_blocks.\(first + layers[i]).0.op." + p.rest }
+            if p.take("downsamplers.0.conv.") { return "input_blocks.\(first + l.down[i].layers).0.op." + p.rest }
         }
         if p.take("mid_block.") {
             if p.take("resnets.0.") { return "middle_block.0." + resnetName(p.rest) }
@@ -87,12 +87,13 @@ public enum StabilityCheckpointNames {
             if p.take("resnets.1.") { return "middle_block.2." + resnetName(p.rest) }
         }
         if p.take("up_blocks."), let i = p.index() {
-            let first = (0..<i).reduce(0) { $0 + layers[levels - 1 - $1] + 1 }
-            let last = first + layers[levels - 1 - i]
+            // Each output block is one resnet (with its attention); the upsampler joins the level's last one.
+            let first = l.up[..<i].reduce(0) { $0 + $1.skipChannels.count }
+            let last = first + l.up[i].skipChannels.count - 1
             if p.take("resnets."), let j = p.index() { return "output_blocks.\(first + j).0." + resnetName(p.rest) }
             if p.take("attentions."), let j = p.index() { return "output_blocks.\(first + j).1." + transformerName(p.rest) }
             if p.take("upsamplers.0.conv.") {
-                return "output_blocks.\(last).\(c.upBlockHasAttention(i) ? 2 : 1).conv." + p.rest
+                return "output_blocks.\(last).\(l.up[i].heads != nil ? 2 : 1).conv." + p.rest
             }
         }
         return key
