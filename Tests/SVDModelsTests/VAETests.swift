@@ -36,12 +36,10 @@ final class VAETests: XCTestCase {
             let ref = try Self.reference(name)
             let image = try ref.tensor("vae_image_noisy")
             let expected = try ref.tensor("image_latents")  // [2, 4, h, w]: uncond zeros, then cond
-            let start = ContinuousClock.now
             let latents = vae.encode(image)
-            let elapsed = ContinuousClock.now - start
             XCTAssertEqual(latents.shape, [1] + Array(expected.shape.dropFirst()))
             let err = maxAbsDifference(latents, expected.slice(first: 1, 1))
-            print("VAE encode \(name): max abs error \(err), forward \(elapsed)")
+            print("VAE encode \(name): max abs error \(err)")
             XCTAssertLessThanOrEqual(err, 3e-4, name)
         }
     }
@@ -56,15 +54,13 @@ final class VAETests: XCTestCase {
             let expected = try ref.tensor("frames_decoded")  // [k, 3, H, W] at frames_decoded_indices
             let indices = try int64Values(ref, "frames_decoded_indices")
             let z = try Self.finalLatents(ref)
-            let start = ContinuousClock.now
             let frames = vae.decode(latents: z, chunkSize: chunk)
-            let elapsed = ContinuousClock.now - start
             XCTAssertEqual(frames.shape, [z.shape[0]] + Array(expected.shape.dropFirst()))
             var err: Float = 0
             for (k, index) in indices.enumerated() {
                 err = max(err, maxAbsDifference(frames.slice(first: index, 1), expected.slice(first: k, 1)))
             }
-            print("VAE decode \(name) (chunks of \(chunk), \(z.shape[0]) frames): max abs error \(err) at frames \(indices), forward \(elapsed)")
+            print("VAE decode \(name) (chunks of \(chunk), \(z.shape[0]) frames): max abs error \(err) at frames \(indices)")
             XCTAssertLessThanOrEqual(err, 2e-3, name)
         }
     }
@@ -81,9 +77,7 @@ final class VAETests: XCTestCase {
         var outputs: [[Float]] = []
         for workers in [1, 2, 5] {
             Parallel.workerCount = workers
-            let start = ContinuousClock.now
             outputs.append(vae.decode(latents: z, chunkSize: 14).array)
-            print("VAE decode of \(z.shape[0]) frames with \(workers) worker(s): \(ContinuousClock.now - start)")
         }
         XCTAssertEqual(outputs[0].map(\.bitPattern), outputs[1].map(\.bitPattern))
         XCTAssertEqual(outputs[0].map(\.bitPattern), outputs[2].map(\.bitPattern))
