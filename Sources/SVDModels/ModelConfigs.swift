@@ -43,7 +43,6 @@ public struct UNetConfig: ModelConfigFile {
         case numFrames = "num_frames", sampleSize = "sample_size"
     }
 
-    public var blockCount: Int { blockOutChannels.count }
     /// Width of the time embedding: 4 × the first block's channels.
     public var timeEmbedDim: Int { blockOutChannels[0] * 4 }
     public func downBlockHasAttention(_ i: Int) -> Bool { downBlockTypes[i] == Self.crossAttentionDownBlock }
